@@ -1,0 +1,11 @@
+/**
+ * SHA-256 through WebCrypto, which Node, Workers and browsers all have: shard names are content
+ * hashes, and this is the one place that computes them.
+ */
+
+export async function sha256Hex(bytes: Uint8Array): Promise<string> {
+  const digest = new Uint8Array(await crypto.subtle.digest('SHA-256', bytes as Uint8Array<ArrayBuffer>));
+  let hex = '';
+  for (const b of digest) hex += b.toString(16).padStart(2, '0');
+  return hex;
+}
