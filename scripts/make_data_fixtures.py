@@ -46,6 +46,10 @@ for name, w, h in cases:
     out.save(os.path.join(OUT, f))
     index['cases'].append({'input': name, 'width': w, 'height': h, 'file': f})
 index['pil'] = Image.__version__
+# ToTensor + Normalize((0.5,)*3, (0.5,)*3) as torchvision computes them, in float32.
+import torch
+unit = torch.arange(256, dtype=torch.uint8).float().div(255).sub(0.5).div(0.5)
+index['to_unit'] = [float(v) for v in unit]
 with open(os.path.join(OUT, 'resize.json'), 'w') as fh:
     json.dump(index, fh, indent=1)
 print('wrote', len(index['cases']), 'cases to', os.path.abspath(OUT))
