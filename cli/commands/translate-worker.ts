@@ -1,0 +1,139 @@
+/**
+ * Translating image files with a generator, in this thread or in a worker thread.
+ *
+ * tfjs-wasm runs single-threaded in Node, so `stripes translate` on a folder starts one worker
+ * thread per core; each loads the model once (createTranslator) and then takes files one at a
+ * time from the main thread (the messages below), so a slow image never holds up the others.
+ */
+import { randomBytes } from 'node:crypto';
+import { mkdir, readFile, rename, rm, writeFile } from 'node:fs/promises';
+import { dirname } from 'node:path';
+import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
+import type { Tensor } from '@tensorflow/tfjs-core';
+import type { GeneratorConfig } from '../../shared/model/config.ts';
+import type { NetworkParams } from '../../shared/weights/checkpoint.ts';
+import { decodeImage, encodePng, ImageError, type RgbImage } from '../image-io.ts';
+import type { NodeBackend } from '../tf-backend.ts';
+
+export interface TranslatorInit {
+  config: GeneratorConfig;
+  params: NetworkParams;
+  backend: NodeBackend;
+}
+
+/** Main thread → worker. */
+export type ToWorker = { type: 'job'; id: number; input: string; output: string } | { type: 'stop' };
+/** Worker → main thread. */
+export type FromWorker =
+  | { type: 'ready' }
+  | { type: 'done'; id: number }
+  | { type: 'failed'; id: number; message: string }
+  | { type: 'fatal'; message: string };
+
+const ROLE = 'stripes-translate';
+
+/** The generator needs sides of at least 8 after padding to a multiple of 4 (two stride-2 convs, then reflect pads). */
+export const MIN_SIDE = 8;
+
+/** Pixels to [-1, 1] (x/127.5 − 1), reflection-pad to a multiple of 4, generate, crop back, and round to 8 bits. */
+export async function createTranslator(init: TranslatorInit) {
+  const tf = await import('@tensorflow/tfjs-core');
+  const { useBackend } = await import('../tf-backend.ts');
+  const { generator } = await import('../../shared/model/generator.ts');
+  const { generatorParamSpecs } = await import('../../shared/model/param-specs.ts');
+  // PROD silences tfjs-backend-cpu's "install tfjs-node" banner on stderr, which would read as a problem.
+  tf.env().set('PROD', true);
+  await useBackend(init.backend);
+  const params: Record<string, Tensor> = {};
+  for (const s of generatorParamSpecs(init.config)) params[s.name] = tf.tensor(init.params[s.name], s.shape, 'float32');
+
+  function translateImage(img: RgbImage, what: string): RgbImage {
+    const { width: w, height: h } = img;
+    if (w < MIN_SIDE || h < MIN_SIDE)
+      throw new ImageError(`${what}: image is ${w}×${h}; translating needs sides of at least ${MIN_SIDE} pixels`);
+    const ph = (4 - (h % 4)) % 4;
+    const pw = (4 - (w % 4)) % 4;
+    const y = tf.tidy(() => {
+      const x = tf.sub(tf.div(tf.tensor4d(Float32Array.from(img.data), [1, h, w, 3]), 127.5), 1) as Tensor;
+      const padded = ph || pw ? tf.mirrorPad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], 'reflect') : x;
+      const out = generator(params, init.config, padded as never);
+      return ph || pw ? tf.slice(out, [0, 0, 0, 0], [1, h, w, 3]) : out;
+    });
+    const v = y.dataSync() as Float32Array;
+    y.dispose();
+    const data = new Uint8Array(v.length);
+    for (let i = 0; i < v.length; i++) data[i] = toByte(v[i]);
+    return { width: w, height: h, data };
+  }
+
+  return {
+    translateImage,
+    async translateFile(input: string, output: string): Promise<void> {
+      let bytes: Uint8Array;
+      try {
+        bytes = new Uint8Array(await readFile(input));
+      } catch (e) {
+        throw new ImageError(`${input}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
+      }
+      const png = encodePng(translateImage(decodeImage(bytes, input), input));
+      // Write beside and rename, so an interrupted run never leaves a truncated PNG under the real name.
+      await mkdir(dirname(output), { recursive: true });
+      const tmp = `${output}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
+      try {
+        await writeFile(tmp, png);
+        await rename(tmp, output);
+      } catch (e) {
+        await rm(tmp, { force: true });
+        throw e;
+      }
+    },
+    dispose() {
+      for (const t of Object.values(params)) t.dispose();
+    },
+  };
+}
+
+/** [-1, 1] → 0..255 as (y + 1)·127.5 in float32, rounded half to even (torch.round's rule), clamped. */
+export function toByte(y: number): number {
+  const v = Math.fround(Math.fround(y + 1) * 127.5);
+  let r = Math.round(v);
+  if (r - v === 0.5 && r % 2 !== 0) r -= 1;
+  return r < 0 ? 0 : r > 255 ? 255 : r;
+}
+
+/** Starts a worker thread running this file; tsx is registered in it first, since workers do not inherit the loader. */
+export function startTranslateWorker(init: TranslatorInit): Worker {
+  const tsx = import.meta.resolve('tsx/esm/api');
+  const self = import.meta.url;
+  const boot = `import(${JSON.stringify(tsx)}).then((m) => { m.register(); return import(${JSON.stringify(self)}); })`;
+  return new Worker(boot, { eval: true, workerData: { role: ROLE, init } });
+}
+
+async function workerMain(init: TranslatorInit): Promise<void> {
+  const port = parentPort!;
+  const post = (m: FromWorker) => port.postMessage(m);
+  let translator;
+  try {
+    translator = await createTranslator(init);
+  } catch (e) {
+    post({ type: 'fatal', message: (e as Error).message });
+    return;
+  }
+  port.on('message', async (m: ToWorker) => {
+    if (m.type === 'stop') {
+      translator.dispose();
+      port.close();
+      return;
+    }
+    try {
+      await translator.translateFile(m.input, m.output);
+      post({ type: 'done', id: m.id });
+    } catch (e) {
+      const msg = (e as Error).message;
+      post({ type: 'failed', id: m.id, message: e instanceof ImageError ? msg : `${m.input}: ${msg}` });
+    }
+  });
+  post({ type: 'ready' });
+}
+
+if (!isMainThread && workerData?.role === ROLE) await workerMain(workerData.init as TranslatorInit);

@@ -1,0 +1,200 @@
+/**
+ * `stripes translate`: images through one generator of a checkpoint. A single file runs in this
+ * thread; a folder runs on one worker thread per core with a progress bar, and a file that
+ * cannot be read or decoded is reported and skipped while the rest still translate.
+ */
+import { availableParallelism } from 'node:os';
+import { readdir, stat } from 'node:fs/promises';
+import { extname, join, parse, resolve } from 'node:path';
+import { GENERATOR_FOR, type Direction } from '../../shared/model/config.ts';
+import { decodeGroup } from '../../shared/weights/checkpoint.ts';
+import { readCheckpointDir, type CheckpointSource } from '../checkpoint-dir.ts';
+import { oneOf, parseCommandArgs, required, type Command } from '../command.ts';
+import { CliError, EXIT_FAILURE, usageError } from '../errors.ts';
+import { IMAGE_EXTENSIONS } from '../image-io.ts';
+import { ProgressBar } from '../progress.ts';
+import type { NodeBackend } from '../tf-backend.ts';
+import { createTranslator, startTranslateWorker, type FromWorker, type ToWorker, type TranslatorInit } from './translate-worker.ts';
+
+const NAME = 'translate';
+const DIRECTIONS: readonly Direction[] = ['AtoB', 'BtoA'];
+const BACKENDS: readonly NodeBackend[] = ['wasm', 'cpu'];
+
+const usage = `usage: stripes translate --model DIR --in FILE|DIR --out FILE|DIR [--direction AtoB|BtoA] [--backend wasm|cpu] [--jobs N]
+
+Translates PNG or JPEG images with a checkpoint's generator and writes PNGs at each image's own
+size (sides that are not a multiple of 4 are reflection-padded for the network and cropped back).
+
+Options:
+  --model DIR        a Stripes checkpoint folder (see stripes import-torch)
+  --in FILE|DIR      an image, or a folder of .png/.jpg/.jpeg images (not recursive)
+  --out FILE|DIR     the output PNG, or a folder for <name>.png per input
+  --direction D      AtoB (G_AB, the default) or BtoA (G_BA)
+  --backend B        TF.js backend: wasm (the default) or cpu
+  --jobs N           worker threads for a folder (default: one per core)`;
+
+/** Where a model comes from. A folder today; the seam where a URL source plugs in. */
+export async function openModelSource(spec: string): Promise<CheckpointSource> {
+  return readCheckpointDir(spec);
+}
+
+interface Job {
+  id: number;
+  input: string;
+  output: string;
+}
+
+async function kindOf(p: string): Promise<'dir' | 'file' | null> {
+  try {
+    return (await stat(p)).isDirectory() ? 'dir' : 'file';
+  } catch {
+    return null;
+  }
+}
+
+/** The jobs for `--in`/`--out`, checked before any model loads or file is written. */
+async function planJobs(input: string, output: string): Promise<{ jobs: Job[]; folder: boolean }> {
+  const inKind = await kindOf(input);
+  if (!inKind) throw new CliError(`--in ${input}: no such file or folder`);
+  const outKind = await kindOf(output);
+  if (inKind === 'file') {
+    const out = outKind === 'dir' ? join(output, `${parse(input).name}.png`) : output;
+    if (resolve(out) === resolve(input)) throw new CliError(`--out ${output} would overwrite the input`);
+    return { jobs: [{ id: 0, input, output: out }], folder: false };
+  }
+  if (outKind === 'file') throw new CliError(`--out ${output} is a file, but --in ${input} is a folder`);
+  const names = (await readdir(input, { withFileTypes: true }))
+    .filter((d) => d.isFile() && IMAGE_EXTENSIONS.includes(extname(d.name).toLowerCase()))
+    .map((d) => d.name)
+    .sort();
+  if (names.length === 0) throw new CliError(`--in ${input}: no .png, .jpg or .jpeg files in the folder`);
+  const byOut = new Map<string, string>();
+  const jobs = names.map((n, id) => {
+    const outName = `${parse(n).name}.png`;
+    const clash = byOut.get(outName);
+    if (clash) throw new CliError(`${clash} and ${n} would both be written to ${join(output, outName)}`);
+    byOut.set(outName, n);
+    const job = { id, input: join(input, n), output: join(output, outName) };
+    if (resolve(job.output) === resolve(job.input)) throw new CliError(`--out ${output} would overwrite the input ${job.input}`);
+    return job;
+  });
+  return { jobs, folder: true };
+}
+
+/** Runs the jobs on `n` worker threads; resolves to the number of failed images. */
+function runPool(jobs: Job[], init: TranslatorInit, n: number, bar: ProgressBar): Promise<number> {
+  return new Promise((resolveAll, reject) => {
+    const queue = [...jobs];
+    let failed = 0;
+    let finished = 0;
+    let settled = false;
+    const workers = Array.from({ length: n }, () => startTranslateWorker(init));
+    const stopAll = () => {
+      for (const w of workers) w.postMessage({ type: 'stop' } satisfies ToWorker);
+      // Termination is what guarantees the process can exit; 'stop' lets TF.js free first.
+      setTimeout(() => workers.forEach((w) => void w.terminate()), 1000).unref();
+    };
+    const abort = (msg: string) => {
+      if (settled) return;
+      settled = true;
+      workers.forEach((w) => void w.terminate());
+      reject(new CliError(msg));
+    };
+    const feed = (w: (typeof workers)[number]) => {
+      const job = queue.shift();
+      if (job) w.postMessage({ type: 'job', ...job } satisfies ToWorker);
+    };
+    for (const w of workers) {
+      w.on('message', (m: FromWorker) => {
+        if (m.type === 'fatal') return abort(`translate worker could not start: ${m.message}`);
+        if (m.type === 'failed') {
+          failed++;
+          bar.log(`stripes: ${m.message}`);
+        }
+        if (m.type === 'done' || m.type === 'failed') {
+          finished++;
+          bar.tick();
+          if (finished === jobs.length && !settled) {
+            settled = true;
+            stopAll();
+            return resolveAll(failed);
+          }
+        }
+        feed(w);
+      });
+      w.on('error', (e) => abort(`translate worker crashed: ${e.message}`));
+      w.on('exit', (code) => {
+        if (!settled && code !== 0) abort(`translate worker exited with code ${code}`);
+      });
+    }
+  });
+}
+
+export const command: Command = {
+  name: NAME,
+  summary: 'translate an image or a folder of images with a checkpoint',
+  usage,
+  async run(argv) {
+    const { values } = parseCommandArgs(
+      NAME,
+      argv,
+      {
+        model: { type: 'string' },
+        in: { type: 'string' },
+        out: { type: 'string' },
+        direction: { type: 'string', default: 'AtoB' },
+        backend: { type: 'string', default: 'wasm' },
+        jobs: { type: 'string' },
+      },
+      { min: 0, max: 0, names: 'no arguments' },
+    );
+    const model = required(NAME, 'model', values.model);
+    const input = required(NAME, 'in', values.in);
+    const output = required(NAME, 'out', values.out);
+    const direction = oneOf(NAME, 'direction', values.direction, DIRECTIONS);
+    const backend = oneOf(NAME, 'backend', values.backend, BACKENDS);
+    let jobsWanted = availableParallelism();
+    if (values.jobs !== undefined) {
+      jobsWanted = Number(values.jobs);
+      if (!Number.isInteger(jobsWanted) || jobsWanted < 1 || jobsWanted > 64)
+        throw usageError(NAME, `--jobs must be an integer in 1..64, got ${JSON.stringify(values.jobs)}`);
+    }
+
+    const { jobs, folder } = await planJobs(input, output);
+    const source = await openModelSource(model);
+    const net = GENERATOR_FOR[direction];
+    let params;
+    try {
+      params = await decodeGroup(source.manifest, net, (h) => source.fetchShard(h));
+    } catch (e) {
+      throw new CliError(`${model}: ${(e as Error).message}`);
+    }
+    const init: TranslatorInit = { config: source.manifest.config.generator, params, backend };
+
+    if (!folder) {
+      const t = await createTranslator(init);
+      try {
+        await t.translateFile(jobs[0].input, jobs[0].output);
+      } catch (e) {
+        throw new CliError((e as Error).message);
+      } finally {
+        t.dispose();
+      }
+      return 0;
+    }
+
+    const n = Math.min(jobsWanted, jobs.length);
+    const bar = new ProgressBar({ total: jobs.length, unit: 'img', label: `${direction} ${net}` });
+    let failed: number;
+    try {
+      failed = await runPool(jobs, init, n, bar);
+    } finally {
+      bar.done();
+    }
+    if (failed) {
+      process.stderr.write(`stripes: ${failed} of ${jobs.length} images failed; the others are in ${output}\n`);
+      return EXIT_FAILURE;
+    }
+    return 0;
+  },
+};
