@@ -109,28 +109,34 @@ export function conv2dPadded(
 }
 
 /**
- * The 2×2 conv weight equivalent to a 3×3 stride-2 transposed-conv weight (padding 1,
- * output_padding 1). Output pixel (2m+a, 2n+b) of the transposed conv sums input pixels
- * (m+di, n+dj) for di, dj in {0, 1}, through tap k(a, di): k(0,0)=1, k(1,0)=2, k(1,1)=0, and
- * nothing for (a=0, di=1). With a zero tap appended at index 3, the taps in (di, a) order are
- * [1, 2, 3, 0]: a rotation by one, done with slice and concat so the gradient reaches `wT`
- * on every backend (gather's gradient needs UnsortedSegmentSum, which wasm lacks).
- * `wT` is `[3, 3, cout, cin]`; the result is `[2, 2, cin, 4·cout]`, channels ordered (a, b, cout).
+ * The 2×2 conv weight `[2, 2, cin, 4·cout]` (channels ordered (a, b, cout)) equivalent to a
+ * 3×3 stride-2 transposed-conv weight `wT` `[3, 3, cout, cin]` (padding 1, output_padding 1).
+ *
+ * Output pixel (2m+a, 2n+b) of the transposed conv sums input pixels (m+di, n+dj), di, dj in
+ * {0, 1}, through tap k(a, di): k(0,0)=1, k(1,0)=2, k(1,1)=0, and none for (a=0, di=1). With a
+ * zero tap appended at index 3, the taps in (di, a) order are [1, 2, 3, 0]: a rotation by one.
+ *
+ * Every step is a slice, concat, pad, reshape or a transpose of rank at most 4, so the gradient
+ * reaches `wT` on every backend and each step is a memcpy-like pass on wasm (measured there:
+ * rank-5/6 split and transpose, or a 0.5M-element gather, each cost as much as the conv itself).
  */
 export function convTransposeAsConvWeight(wT: Tensor4D): Tensor4D {
   if (wT.rank !== 4 || wT.shape[0] !== 3 || wT.shape[1] !== 3)
     throw new Error(`convTranspose3x3s2: weight must be [3, 3, out, in], got [${wT.shape}]`);
   const [, , cout, cin] = wT.shape;
+  const cc = cin * cout;
   return tf.tidy(() => {
-    const w = tf.transpose(wT, [0, 1, 3, 2]); // [kh, kw, cin, cout]
-    const rotateTaps = (t: Tensor, axis: number): Tensor => {
+    const rotateTaps = (t: Tensor, axis: 0 | 1): Tensor => {
       const padded = tf.pad(t, t.shape.map((_, i) => (i === axis ? [0, 1] : [0, 0])) as Array<[number, number]>);
       const [head, tail] = tf.split(padded, [1, 3], axis);
       return tf.concat([tail, head], axis);
     };
-    const rows = tf.reshape(rotateTaps(w, 0), [2, 2, 3, cin, cout]); // [di, a, kw, cin, cout]
-    const both = tf.reshape(rotateTaps(rows, 2), [2, 2, 2, 2, cin, cout]); // [di, a, dj, b, cin, cout]
-    return tf.reshape(tf.transpose(both, [0, 2, 4, 1, 3, 5]), [2, 2, cin, 4 * cout]) as Tensor4D;
+    const w = tf.transpose(tf.reshape(wT, [9, cout, cin]), [0, 2, 1]); // [(kh, kw), cin, cout]
+    const rows = rotateTaps(tf.reshape(w, [3, 3 * cc]), 0); // [(di, a), (kw, cin, cout)]
+    const both = rotateTaps(tf.reshape(rows, [4, 3, cc]), 1); // [(di, a), (dj, b), (cin, cout)]
+    const ddab = tf.transpose(tf.reshape(both, [2, 2, 2, 2 * cc]), [0, 2, 1, 3]); // [di, dj, a, (b, cin, cout)]
+    const k = tf.transpose(tf.reshape(ddab, [4, 4, cin, cout]), [0, 2, 1, 3]); // [(di, dj), cin, (a, b), cout]
+    return tf.reshape(k, [2, 2, cin, 4 * cout]) as Tensor4D;
   });
 }
 
