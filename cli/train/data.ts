@@ -14,20 +14,12 @@
  */
 import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { extname, join } from 'node:path';
+import { decodeImage, IMAGE_EXTENSIONS, type RgbImage } from '../image-io.ts';
 import { resizeBicubicRGB } from './resize.ts';
 import type { Rng } from './rng.ts';
 
-/** Packed 8-bit RGB, row-major. */
-export interface RgbImage {
-  width: number;
-  height: number;
-  data: Uint8Array;
-}
-
 /** Turns a file's bytes into RGB (alpha dropped, as PIL's `convert('RGB')`); throws if it cannot. */
 export type DecodeImage = (bytes: Uint8Array, path: string) => RgbImage;
-
-export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
 
 export class DataError extends Error {
   override name = 'DataError';
@@ -64,7 +56,7 @@ export function loadDomain(
   dir: string,
   flag: string,
   loadSize: number,
-  decode: DecodeImage,
+  decode: DecodeImage = decodeImage,
   warn: (msg: string) => void = () => {},
 ): Domain {
   const dom: Domain = { images: [], paths: [], skipped: [] };
@@ -74,7 +66,8 @@ export function loadDomain(
       img = decode(new Uint8Array(readFileSync(path)), path);
       if (img.data.length !== img.width * img.height * 3 || img.width < 1 || img.height < 1) throw new Error('decoder returned a malformed image');
     } catch (e) {
-      const reason = ((e as Error).message || String(e)).split('\n')[0];
+      let reason = ((e as Error).message || String(e)).split('\n')[0];
+      if (reason.startsWith(`${path}: `)) reason = reason.slice(path.length + 2);
       dom.skipped.push({ path, reason });
       warn(`warning: skipping ${path}: ${reason}`);
       continue;
