@@ -1,0 +1,54 @@
+/**
+ * Picks the TF.js backend by trying them, fastest first: WebGPU, then WebGL, then WASM.
+ * Runs inside the translator worker, the only place that owns TF.js in the browser.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import '@tensorflow/tfjs-backend-webgpu';
+import '@tensorflow/tfjs-backend-webgl';
+import { setWasmPaths } from '@tensorflow/tfjs-backend-wasm';
+import wasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?url';
+import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
+import { BACKENDS, type BackendAttempt, type BackendChoice, type BackendName } from './messages.ts';
+
+// The .wasm binaries ship as the build's own assets, so nothing is fetched from a CDN. The
+// threaded build is left out: its pthread glue breaks in a minified bundle, and it needs
+// cross-origin isolation the app does not ask for. setWasmPaths insists on an entry for it, so
+// it names the SIMD binary, which is never loaded under that name with threads off.
+setWasmPaths({
+  'tfjs-backend-wasm.wasm': wasmUrl,
+  'tfjs-backend-wasm-simd.wasm': wasmSimdUrl,
+  'tfjs-backend-wasm-threaded-simd.wasm': wasmSimdUrl,
+});
+tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
+
+/** Initialises one backend and proves it computes, or throws why not. */
+async function tryBackend(name: BackendName): Promise<void> {
+  const ok = await tf.setBackend(name);
+  if (!ok) throw new Error(`${name} is not available in this browser`);
+  await tf.ready();
+  // Some backends initialise and then fail on the first kernel (a lost context, no adapter).
+  const probe = tf.tidy(() => tf.add(tf.tensor1d([1, 2]), tf.scalar(1)));
+  const vals = await probe.data();
+  probe.dispose();
+  if (vals[0] !== 2 || vals[1] !== 3) throw new Error(`${name} computed 1+1 wrongly`);
+}
+
+/**
+ * Switches to the chosen backend, or the first one that works for `auto`. A forced backend
+ * that fails is an error rather than a silent fallback, so the user sees what they asked for.
+ */
+export async function selectBackend(choice: BackendChoice): Promise<{ backend: BackendName; attempts: BackendAttempt[] }> {
+  const order = choice === 'auto' ? [...BACKENDS] : [choice];
+  const attempts: BackendAttempt[] = [];
+  for (const name of order) {
+    try {
+      await tryBackend(name);
+      attempts.push({ backend: name });
+      return { backend: name, attempts };
+    } catch (e) {
+      attempts.push({ backend: name, error: e instanceof Error ? e.message : String(e) });
+    }
+  }
+  const why = attempts.map((a) => `${a.backend}: ${a.error}`).join('; ');
+  throw new Error(`no TF.js backend could start (${why})`);
+}

@@ -1,0 +1,18 @@
+/** Small display helpers shared by the pages. */
+
+export function bytes(n: number): string {
+  if (n < 1024) return `${n} B`;
+  if (n < 1024 * 1024) return `${(n / 1024).toFixed(1)} KiB`;
+  return `${(n / 1024 / 1024).toFixed(1)} MiB`;
+}
+
+export function ms(t: number): string {
+  return t < 1000 ? `${Math.round(t)} ms` : `${(t / 1000).toFixed(2)} s`;
+}
+
+export function date(iso: string): string {
+  const d = new Date(iso);
+  return Number.isNaN(d.getTime()) ? iso : d.toLocaleDateString(undefined, { year: 'numeric', month: 'short', day: 'numeric' });
+}
+
+export const BACKEND_LABEL = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WebAssembly (SIMD)' } as const;

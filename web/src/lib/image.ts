@@ -1,0 +1,47 @@
+/** Decoding the user's image into pixels and drawing results, on the page's side of the worker. */
+import type { Pixels } from './messages.ts';
+
+/** Largest side accepted: a 4096² translation already needs gigabytes on the full preset. */
+export const MAX_SIDE = 4096;
+/** The generator downsamples twice and reflects 3 pixels at the border: 8 is the least it takes. */
+export const MIN_SIDE = 8;
+
+/**
+ * Decodes a picked, dropped or pasted image file to RGBA pixels exactly as stored: no colour
+ * space conversion and no premultiplied alpha, so a PNG gives the same bytes a PNG decoder in
+ * Node (the CLI) gives.
+ */
+export async function decodeImage(blob: Blob): Promise<Pixels> {
+  if (blob.type && !blob.type.startsWith('image/')) throw new Error(`that file is ${blob.type}, not an image`);
+  let bitmap: ImageBitmap;
+  try {
+    bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+  } catch {
+    throw new Error('that file could not be read as an image (PNG, JPEG, WebP or GIF)');
+  }
+  const { width, height } = bitmap;
+  if (width < MIN_SIDE || height < MIN_SIDE)
+    throw new Error(`the image is ${width}×${height}; it needs at least ${MIN_SIDE} pixels a side`);
+  if (width > MAX_SIDE || height > MAX_SIDE)
+    throw new Error(`the image is ${width}×${height}; the largest side allowed is ${MAX_SIDE}`);
+  const canvas = new OffscreenCanvas(width, height);
+  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+  ctx.drawImage(bitmap, 0, 0);
+  bitmap.close();
+  const { data } = ctx.getImageData(0, 0, width, height);
+  return { width, height, data };
+}
+
+/** Draws pixels onto a canvas, resizing it to the image. */
+export function drawPixels(canvas: HTMLCanvasElement, img: Pixels): void {
+  canvas.width = img.width;
+  canvas.height = img.height;
+  const ctx = canvas.getContext('2d')!;
+  ctx.putImageData(new ImageData(img.data as Uint8ClampedArray<ArrayBuffer>, img.width, img.height), 0, 0);
+}
+
+export function canvasToPng(canvas: HTMLCanvasElement): Promise<Blob> {
+  return new Promise((resolve, reject) =>
+    canvas.toBlob((b) => (b ? resolve(b) : reject(new Error('the result could not be encoded as PNG'))), 'image/png'),
+  );
+}

@@ -1,0 +1,137 @@
+/**
+ * The translator Web Worker: the only code in the browser that owns TF.js. It picks the
+ * backend, downloads (or reads from cache) one generator at a time, and translates pixels.
+ * Images arrive as pixels from the page and never leave the device.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+import { GENERATOR_FOR, type Direction, type ModelConfig } from '../../../shared/model/config.ts';
+import { generator } from '../../../shared/model/generator.ts';
+import { decodeGroup } from '../../../shared/weights/checkpoint.ts';
+import { validateManifest } from '../../../shared/weights/manifest.ts';
+import { selectBackend } from './backend.ts';
+import type { BackendName, TranslatorReply, TranslatorRequest } from './messages.ts';
+import { cropOutput, toInput, toPixels } from './pixels.ts';
+import { groupToFetch, shardFetcher } from './weights.ts';
+
+interface LoadedModel {
+  config: ModelConfig;
+  params: Record<string, tf.Tensor>;
+  /** Sizes ("h×w") this model has already run at on the current backend. */
+  warmSizes: Set<string>;
+}
+
+const post = (reply: TranslatorReply, transfer: Transferable[] = []) => self.postMessage(reply, { transfer });
+
+let backend: BackendName | null = null;
+let modelKey: string | null = null;
+const models = new Map<Direction, LoadedModel>();
+/** Decoded float32 weights, kept so a backend switch re-uploads them without any fetch. */
+const hostWeights = new Map<
+  Direction,
+  { config: ModelConfig; params: Record<string, Float32Array>; shapes: Array<{ name: string; shape: number[] }> }
+>();
+
+function disposeModels(): void {
+  for (const m of models.values()) for (const t of Object.values(m.params)) t.dispose();
+  models.clear();
+}
+
+function upload(direction: Direction): LoadedModel {
+  const host = hostWeights.get(direction);
+  if (!host) throw new Error(`the ${direction} generator is not loaded`);
+  let m = models.get(direction);
+  if (!m) {
+    const params: Record<string, tf.Tensor> = {};
+    for (const { name, shape } of host.shapes) params[name] = tf.tensor(host.params[name], shape, 'float32');
+    m = { config: host.config, params, warmSizes: new Set() };
+    models.set(direction, m);
+  }
+  return m;
+}
+
+async function ensureBackend(): Promise<BackendName> {
+  if (!backend) backend = (await selectBackend('auto')).backend;
+  return backend;
+}
+
+async function handle(req: TranslatorRequest): Promise<void> {
+  switch (req.type) {
+    case 'setBackend': {
+      const chosen = await selectBackend(req.choice);
+      if (chosen.backend !== backend) disposeModels();
+      backend = chosen.backend;
+      post({ id: req.id, type: 'backend', backend: chosen.backend, attempts: chosen.attempts });
+      return;
+    }
+    case 'load': {
+      await ensureBackend();
+      if (req.modelKey !== modelKey) {
+        disposeModels();
+        hostWeights.clear();
+        modelKey = req.modelKey;
+      }
+      const manifest = validateManifest(req.manifest);
+      const net = GENERATOR_FOR[req.direction];
+      const { variant, group } = groupToFetch(manifest, net);
+      const { fetchShard, stats } = await shardFetcher(req.shardBase, group, (p) =>
+        post({ id: req.id, type: 'progress', ...p }),
+      );
+      if (!hostWeights.has(req.direction)) {
+        const params = await decodeGroup(manifest, net, fetchShard, variant === 'float16' ? { variant } : {});
+        const shapes = group.weights.map((w) => ({ name: w.name, shape: w.shape }));
+        hostWeights.set(req.direction, { config: manifest.config, params, shapes });
+      }
+      upload(req.direction);
+      post({
+        id: req.id,
+        type: 'loaded',
+        variant,
+        totalBytes: stats.totalBytes,
+        networkBytes: stats.networkBytes,
+        shardsFetched: stats.shardsFetched,
+        shardsCached: stats.shardsCached,
+      });
+      return;
+    }
+    case 'translate': {
+      const used = await ensureBackend();
+      if (req.modelKey !== modelKey) throw new Error('these weights are not loaded; load them before translating');
+      const model = upload(req.direction);
+      const { width, height } = req.image;
+      const run = () =>
+        tf.tidy(() => cropOutput(generator(model.params, model.config.generator, toInput(req.image)), width, height));
+      const sizeKey = `${height}x${width}`;
+      const warmedUp = !model.warmSizes.has(sizeKey);
+      // GPU backends compile shaders per shape on first use: run once untimed so the time shown
+      // is what the next image of this size costs. WASM has nothing to compile.
+      if (warmedUp && used !== 'wasm') {
+        const w = run();
+        await w.data();
+        w.dispose();
+      }
+      model.warmSizes.add(sizeKey);
+      const t0 = performance.now();
+      const y = run();
+      const values = (await y.data()) as Float32Array;
+      y.dispose();
+      const ms = performance.now() - t0;
+      const image = toPixels(values, width, height);
+      post(
+        { id: req.id, type: 'translated', image, backend: used, ms, warmedUp, numTensors: tf.memory().numTensors },
+        [image.data.buffer],
+      );
+      return;
+    }
+  }
+}
+
+// One request at a time: a backend switch must never land in the middle of a translation.
+let queue: Promise<void> = Promise.resolve();
+self.onmessage = (ev: MessageEvent<TranslatorRequest>) => {
+  const req = ev.data;
+  queue = queue.then(() =>
+    handle(req).catch((e: unknown) => {
+      post({ id: req.id, type: 'error', message: e instanceof Error ? e.message : String(e) });
+    }),
+  );
+};
