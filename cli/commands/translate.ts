@@ -58,7 +58,9 @@ async function planJobs(input: string, output: string): Promise<{ jobs: Job[]; f
   if (!inKind) throw new CliError(`--in ${input}: no such file or folder`);
   const outKind = await kindOf(output);
   if (inKind === 'file') {
-    const out = outKind === 'dir' ? join(output, `${parse(input).name}.png`) : output;
+    // "out/" names a folder even before it exists.
+    const intoFolder = outKind === 'dir' || /[\\/]$/.test(output);
+    const out = intoFolder ? join(output, `${parse(input).name}.png`) : output;
     if (resolve(out) === resolve(input)) throw new CliError(`--out ${output} would overwrite the input`);
     return { jobs: [{ id: 0, input, output: out }], folder: false };
   }

@@ -82,6 +82,12 @@ describe('stripes translate', () => {
     expect([read(join(output, 'b.png')).width, read(join(output, 'b.png')).height]).toEqual([70, 47]);
   });
 
+  it('writes <name>.png into --out when it names a folder, even one not made yet', () => {
+    const r = stripes('translate', '--model', model, '--in', join(IMAGES, 'chelsea.jpg'), '--out', join(tmp, 'new-folder') + '/', '--backend', 'cpu');
+    expect(r.code).toBe(0);
+    expect(readdirSync(join(tmp, 'new-folder'))).toEqual(['chelsea.png']);
+  });
+
   it('refuses a folder where two inputs would write the same output, before writing anything', () => {
     const input = join(tmp, 'clash-in');
     mkdirSync(input);
