@@ -5,6 +5,8 @@ import { defineConfig } from 'vitest/config';
 export default defineConfig({
   test: {
     projects: [
+      // Workers-runtime tests (test/worker/**): their own config, since they need the Cloudflare plugin.
+      'vitest.workers.config.ts',
       {
         test: {
           name: 'node',
@@ -12,6 +14,17 @@ export default defineConfig({
           environment: 'node',
           testTimeout: 180_000,
           hookTimeout: 180_000,
+        },
+      },
+      {
+        // The web app in Debian's Chromium against a local `wrangler dev` (test/browser/server.ts).
+        test: {
+          name: 'browser',
+          include: ['test/browser/**/*.test.ts'],
+          environment: 'node',
+          testTimeout: 180_000,
+          hookTimeout: 240_000,
+          fileParallelism: false,
         },
       },
     ],

@@ -1,0 +1,6 @@
+/** The API contract between the worker, the CLI and the web app. */
+export * from './errors.ts';
+export * from './pairs.ts';
+export * from './paths.ts';
+export * from './tokens.ts';
+export * from './versions.ts';

@@ -1,0 +1,165 @@
+import { createRoute, z } from '@hono/zod-openapi';
+import { SlugSchema } from '../../shared/api/pairs.ts';
+import { VersionDeclaredSchema, VersionDeclareSchema, VersionListSchema, VersionSchema } from '../../shared/api/versions.ts';
+import { ManifestError, validateManifest } from '../../shared/weights/manifest.ts';
+import { ApiError, notFound } from '../errors.ts';
+import { assertOwner, MANIFEST_BODY_LIMIT, requireToken, sizeLimit, writeLimit } from '../middleware.ts';
+import { Registry, type StoredVersion } from '../registry.ts';
+import { Storage } from '../storage.ts';
+import { bearer, errors, newRouter } from './common.ts';
+
+export const versions = newRouter();
+const SlugParam = z.object({ slug: SlugSchema });
+const VersionParam = z.object({ slug: SlugSchema, number: z.coerce.number().int().positive() });
+const json = <T extends z.ZodType>(schema: T, description: string) => ({
+  content: { 'application/json': { schema } },
+  description,
+});
+
+async function existingPair(registry: Registry, slug: string) {
+  const pair = await registry.getPair(slug);
+  if (!pair) throw notFound(`no pair "${slug}"`);
+  return pair;
+}
+
+function versionResponse(v: StoredVersion) {
+  return { slug: v.slug, number: v.number, state: v.state, createdAt: v.createdAt, committedAt: v.committedAt, manifest: v.manifest as unknown as Record<string, unknown> };
+}
+
+versions.openapi(
+  createRoute({
+    method: 'get',
+    path: '/pairs/{slug}/versions',
+    summary: 'List the committed versions of a pair',
+    request: { params: SlugParam },
+    responses: { 200: json(VersionListSchema, 'Committed versions, oldest first'), 404: errors[404] },
+  }),
+  async (c) => {
+    const { slug } = c.req.valid('param');
+    const registry = new Registry(c.env.DB);
+    await existingPair(registry, slug);
+    return c.json({ versions: await registry.committedVersions(slug) }, 200);
+  },
+);
+
+versions.openapi(
+  createRoute({
+    method: 'get',
+    path: '/pairs/{slug}/versions/current',
+    summary: "The pair's current version and its manifest",
+    request: { params: SlugParam },
+    responses: { 200: json(VersionSchema, 'The current version'), 404: errors[404] },
+  }),
+  async (c) => {
+    const { slug } = c.req.valid('param');
+    const registry = new Registry(c.env.DB);
+    const pair = await existingPair(registry, slug);
+    if (pair.currentVersion === null) throw notFound(`pair "${slug}" has no committed version yet`);
+    const v = (await registry.getVersion(slug, pair.currentVersion))!;
+    // "current" moves when a version is committed, so caches must revalidate it.
+    c.header('Cache-Control', 'no-cache');
+    return c.json(versionResponse(v), 200);
+  },
+);
+
+versions.openapi(
+  createRoute({
+    method: 'get',
+    path: '/pairs/{slug}/versions/{number}',
+    summary: 'A committed version and its manifest',
+    request: { params: VersionParam },
+    responses: { 200: json(VersionSchema, 'The version'), 400: errors[400], 404: errors[404] },
+  }),
+  async (c) => {
+    const { slug, number } = c.req.valid('param');
+    const registry = new Registry(c.env.DB);
+    await existingPair(registry, slug);
+    const v = await registry.getVersion(slug, number);
+    // A pending version is half-uploaded: it is never served.
+    if (!v || v.state !== 'committed') throw notFound(`pair "${slug}" has no committed version ${number}`);
+    // A committed version never changes.
+    c.header('Cache-Control', 'public, max-age=31536000, immutable');
+    return c.json(versionResponse(v), 200);
+  },
+);
+
+versions.openapi(
+  createRoute({
+    method: 'post',
+    path: '/pairs/{slug}/versions',
+    summary: 'Declare a new version by its manifest (owner only); then PUT its shards and commit it',
+    security: bearer,
+    middleware: [requireToken, writeLimit, sizeLimit(MANIFEST_BODY_LIMIT, 'a manifest')] as const,
+    request: { params: SlugParam, body: { required: true, content: { 'application/json': { schema: VersionDeclareSchema } } } },
+    responses: {
+      201: json(VersionDeclaredSchema, 'The pending version and which of its shards are already stored'),
+      400: errors[400],
+      401: errors[401],
+      403: errors[403],
+      404: errors[404],
+      413: errors[413],
+      429: errors[429],
+    },
+  }),
+  async (c) => {
+    const { slug } = c.req.valid('param');
+    const registry = new Registry(c.env.DB);
+    await assertOwner(registry, slug, c.var.tokenId);
+    let manifest;
+    try {
+      manifest = validateManifest(c.req.valid('json').manifest);
+    } catch (e) {
+      if (e instanceof ManifestError) throw new ApiError(400, 'invalid_manifest', e.message);
+      throw e;
+    }
+    const number = await registry.declareVersion(slug, manifest);
+    const storage = new Storage(c.env.WEIGHTS);
+    const shards = await registry.versionShards(slug, number);
+    const present = await Promise.all(shards.map(async (s) => (await storage.shardSize(s.hash)) === s.size));
+    return c.json(
+      { slug, number, state: 'pending' as const, shards: shards.map((s, i) => ({ ...s, present: present[i] })) },
+      201,
+    );
+  },
+);
+
+versions.openapi(
+  createRoute({
+    method: 'post',
+    path: '/pairs/{slug}/versions/{number}/commit',
+    summary: 'Make a pending version current once every shard it names is stored (owner only)',
+    security: bearer,
+    middleware: [requireToken, writeLimit] as const,
+    request: { params: VersionParam },
+    responses: {
+      200: json(VersionSchema, 'The committed version, now current'),
+      400: errors[400],
+      401: errors[401],
+      403: errors[403],
+      404: errors[404],
+      409: errors[409],
+      429: errors[429],
+    },
+  }),
+  async (c) => {
+    const { slug, number } = c.req.valid('param');
+    const registry = new Registry(c.env.DB);
+    await assertOwner(registry, slug, c.var.tokenId);
+    const v = await registry.getVersion(slug, number);
+    if (!v) throw notFound(`pair "${slug}" has no version ${number}`);
+    if (v.state !== 'pending') throw new ApiError(409, 'conflict', `version ${number} of "${slug}" is already committed`);
+    const storage = new Storage(c.env.WEIGHTS);
+    const shards = await registry.versionShards(slug, number);
+    const sizes = await Promise.all(shards.map((s) => storage.shardSize(s.hash)));
+    const missing = shards.filter((s, i) => sizes[i] !== s.size).map((s) => s.hash);
+    if (missing.length)
+      throw new ApiError(
+        409,
+        'shards_missing',
+        `version ${number} of "${slug}" names ${missing.length} of ${shards.length} shards that are not uploaded: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', …' : ''}`,
+      );
+    if (!(await registry.commitVersion(slug, number)))
+      throw new ApiError(409, 'conflict', `version ${number} of "${slug}" is no longer pending`);
+    return c.json(versionResponse((await registry.getVersion(slug, number))!), 200);
+  },
+);

@@ -1,0 +1,58 @@
+/**
+ * The only module that touches the R2 bucket. Shards are content-addressed (`shards/<sha256>`),
+ * written once and never changed; sample images live under `samples/<slug>/<domain>/<index>`.
+ */
+// Imported rather than global so that Node-side code (the rounds' tests) can type-check this module too.
+import type { R2Bucket } from '@cloudflare/workers-types';
+import type { SampleDomain } from '../shared/api/pairs.ts';
+
+export type ByteRange = { offset: number; length: number };
+
+export interface ObjectBody {
+  /** The runtime's own stream type (R2's declared one differs only in name from the DOM's). */
+  body: ReadableStream;
+  /** Size of the whole object, whatever range was read. */
+  size: number;
+  contentType?: string;
+}
+
+const shardKey = (hash: string) => `shards/${hash}`;
+const sampleKey = (slug: string, domain: SampleDomain, index: number) => `samples/${slug}/${domain}/${index}`;
+
+export class Storage {
+  constructor(private readonly bucket: R2Bucket) {}
+
+  /** The stored size of a shard, or null when it is not stored. */
+  async shardSize(hash: string): Promise<number | null> {
+    const head = await this.bucket.head(shardKey(hash));
+    return head ? head.size : null;
+  }
+
+  /** Streams a shard (or one byte range of it) straight from R2. */
+  async getShard(hash: string, range?: ByteRange): Promise<ObjectBody | null> {
+    const obj = await this.bucket.get(shardKey(hash), range ? { range } : undefined);
+    if (!obj) return null;
+    return { body: obj.body as unknown as ReadableStream, size: obj.size };
+  }
+
+  /**
+   * Stores bytes whose SHA-256 the caller has checked. R2 checks it again (`sha256`), so a
+   * corrupted transfer between here and R2 cannot land under the wrong name either.
+   */
+  async putShard(hash: string, bytes: ArrayBuffer): Promise<void> {
+    await this.bucket.put(shardKey(hash), bytes, {
+      sha256: hash,
+      httpMetadata: { contentType: 'application/octet-stream' },
+    });
+  }
+
+  async putSample(slug: string, domain: SampleDomain, index: number, bytes: ArrayBuffer, contentType: string) {
+    await this.bucket.put(sampleKey(slug, domain, index), bytes, { httpMetadata: { contentType } });
+  }
+
+  async getSample(slug: string, domain: SampleDomain, index: number): Promise<ObjectBody | null> {
+    const obj = await this.bucket.get(sampleKey(slug, domain, index));
+    if (!obj) return null;
+    return { body: obj.body as unknown as ReadableStream, size: obj.size, contentType: obj.httpMetadata?.contentType };
+  }
+}
