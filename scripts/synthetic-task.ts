@@ -1,0 +1,101 @@
+/**
+ * A tiny unpaired translation task whose true mapping is known, for proving that training learns.
+ *
+ * Domain A: smooth images (a background and three soft blobs) whose every colour has red as its
+ * largest channel. The truth T rotates the channels, (r, g, b) → (g, b, r), so domain B holds
+ * the same kind of images with blue the largest channel. T is invertible, and the two palettes
+ * are disjoint, so neither domain is a colour-permuted copy of itself: a generator that leaves
+ * colours alone (or draws them uniformly from the colour cube) is visibly wrong, and the
+ * identity loss (G_AB(b) ≈ b) does not contradict T on domain A.
+ * B's images are T of images drawn independently of A's: the pairs are unaligned.
+ *
+ * Run it to write the task as folders: `node cli/run-ts.mjs scripts/synthetic-task.ts OUT [size] [count]`
+ * → OUT/trainA, OUT/trainB, OUT/testA (held-out inputs) and OUT/testB_truth (T of testA).
+ */
+import { mkdirSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { encodePng } from '../cli/image-io.ts';
+import { Rng } from '../cli/train/rng.ts';
+
+/** Packed RGB bytes of one S×S image. */
+export type Pixels = Uint8Array;
+
+function warmColour(rng: Rng): [number, number, number] {
+  const c = [rng.random(), rng.random(), rng.random()];
+  const m = c.indexOf(Math.max(...c));
+  [c[0], c[m]] = [c[m], c[0]];
+  return c as [number, number, number];
+}
+
+/** One domain-A image: a flat background and three Gaussian blobs blended over it. */
+export function blobImage(rng: Rng, size: number): Pixels {
+  const img = new Float64Array(size * size * 3);
+  const bg = warmColour(rng);
+  for (let i = 0; i < size * size; i++) img.set(bg, i * 3);
+  for (let k = 0; k < 3; k++) {
+    const [cx, cy, r] = [rng.random(), rng.random(), 0.15 + 0.25 * rng.random()];
+    const col = warmColour(rng);
+    for (let y = 0; y < size; y++)
+      for (let x = 0; x < size; x++) {
+        const d2 = (x / size - cx) ** 2 + (y / size - cy) ** 2;
+        const m = Math.exp(-d2 / (2 * r * r));
+        const o = (y * size + x) * 3;
+        for (let c = 0; c < 3; c++) img[o + c] = img[o + c] * (1 - m) + m * col[c];
+      }
+  }
+  return Uint8Array.from(img, (v) => Math.round(v * 255));
+}
+
+/** The true mapping A → B: (r, g, b) → (g, b, r). */
+export function truth(x: Pixels): Pixels {
+  const y = new Uint8Array(x.length);
+  for (let i = 0; i < x.length; i += 3) {
+    y[i] = x[i + 1];
+    y[i + 1] = x[i + 2];
+    y[i + 2] = x[i];
+  }
+  return y;
+}
+
+export interface Task {
+  trainA: Pixels[];
+  trainB: Pixels[];
+  testA: Pixels[];
+}
+
+/** The task's images; each set from its own seed, so B's sources are not A's images. */
+export function makeTask(size: number, count: number, testCount = 16): Task {
+  const gen = (seed: number, n: number) => {
+    const rng = new Rng(seed);
+    return Array.from({ length: n }, () => blobImage(rng, size));
+  };
+  return { trainA: gen(1, count), trainB: gen(2, count).map(truth), testA: gen(3, testCount) };
+}
+
+/** PSNR in dB of two images with values in [-1, 1] (peak-to-peak 2), over all their values. */
+export function psnr(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  if (a.length !== b.length) throw new Error(`psnr: lengths differ (${a.length} vs ${b.length})`);
+  let se = 0;
+  for (let i = 0; i < a.length; i++) se += (a[i] - b[i]) ** 2;
+  return 10 * Math.log10(4 / (se / a.length));
+}
+
+export function writeFolder(dir: string, images: Pixels[], size: number): void {
+  mkdirSync(dir, { recursive: true });
+  images.forEach((data, i) => writeFileSync(join(dir, `${String(i).padStart(4, '0')}.png`), encodePng({ width: size, height: size, data })));
+}
+
+if (import.meta.url === `file://${process.argv[1]}`) {
+  const [out, sizeArg = '32', countArg = '64'] = process.argv.slice(2);
+  if (!out) {
+    console.error('usage: node cli/run-ts.mjs scripts/synthetic-task.ts OUT [size] [count]');
+    process.exit(2);
+  }
+  const size = Number(sizeArg);
+  const t = makeTask(size, Number(countArg));
+  writeFolder(join(out, 'trainA'), t.trainA, size);
+  writeFolder(join(out, 'trainB'), t.trainB, size);
+  writeFolder(join(out, 'testA'), t.testA, size);
+  writeFolder(join(out, 'testB_truth'), t.testA.map(truth), size);
+  console.log(`wrote ${t.trainA.length}+${t.trainB.length} training and ${t.testA.length} held-out ${size}×${size} images to ${out}`);
+}
