@@ -37,6 +37,7 @@ export class ProgressBar {
   private readonly tty: boolean;
   private readonly now: () => number;
   private finished = false;
+  private detail = '';
 
   constructor(opts: ProgressOptions) {
     this.total = Math.max(0, opts.total);
@@ -62,6 +63,11 @@ export class ProgressBar {
         this.stream.write(this.status() + '\n');
       }
     }
+  }
+
+  /** Text shown after the rate and ETA, updated with the next draw (training shows its current losses). */
+  setDetail(text: string): void {
+    this.detail = text;
   }
 
   /** Prints a message without tearing the bar (an error about one item, say). */
@@ -90,7 +96,7 @@ export class ProgressBar {
     const rate = secs > 0 ? this.count / secs : 0;
     const left = this.total - this.count;
     const eta = left === 0 ? `done in ${formatDuration(secs)}` : `ETA ${rate > 0 ? formatDuration(left / rate) : '?'}`;
-    return `${this.label}${this.count}/${this.total} ${rate.toFixed(2)} ${this.unit}/s ${eta}`;
+    return `${this.label}${this.count}/${this.total} ${rate.toFixed(2)} ${this.unit}/s ${eta}${this.detail ? ` ${this.detail}` : ''}`;
   }
 
   private draw(): void {
@@ -99,6 +105,7 @@ export class ProgressBar {
     const text = this.status();
     const width = Math.max(10, Math.min(40, cols - text.length - 4));
     const filled = this.total ? Math.round((width * this.count) / this.total) : width;
-    this.stream.write(`\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`);
+    // A line wider than the terminal wraps, and \r would then redraw only its last part.
+    this.stream.write(`\r\x1b[2K[${'#'.repeat(filled)}${'.'.repeat(width - filled)}] ${text}`.slice(0, cols + 4));
   }
 }
