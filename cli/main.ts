@@ -5,10 +5,11 @@
  */
 import type { Command } from './command.ts';
 import { command as importTorch } from './commands/import-torch.ts';
+import { command as push } from './commands/push.ts';
 import { command as translate } from './commands/translate.ts';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.ts';
 
-const COMMANDS: Command[] = [importTorch, translate];
+const COMMANDS: Command[] = [importTorch, translate, push];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -9,6 +9,7 @@ import { extname, join, parse, resolve } from 'node:path';
 import { GENERATOR_FOR, type Direction } from '../../shared/model/config.ts';
 import { decodeGroup } from '../../shared/weights/checkpoint.ts';
 import { readCheckpointDir, type CheckpointSource } from '../checkpoint-dir.ts';
+import { openRemoteModel } from '../remote.ts';
 import { oneOf, parseCommandArgs, required, type Command } from '../command.ts';
 import { CliError, EXIT_FAILURE, usageError } from '../errors.ts';
 import { IMAGE_EXTENSIONS } from '../image-io.ts';
@@ -20,21 +21,23 @@ const NAME = 'translate';
 const DIRECTIONS: readonly Direction[] = ['AtoB', 'BtoA'];
 const BACKENDS: readonly NodeBackend[] = ['wasm', 'cpu'];
 
-const usage = `usage: stripes translate --model DIR --in FILE|DIR --out FILE|DIR [--direction AtoB|BtoA] [--backend wasm|cpu] [--jobs N]
+const usage = `usage: stripes translate --model DIR|URL --in FILE|DIR --out FILE|DIR [--direction AtoB|BtoA] [--backend wasm|cpu] [--jobs N]
 
 Translates PNG or JPEG images with a checkpoint's generator and writes PNGs at each image's own
 size (sides that are not a multiple of 4 are reflection-padded for the network and cropped back).
 
 Options:
-  --model DIR        a Stripes checkpoint folder (see stripes import-torch)
+  --model DIR|URL    a Stripes checkpoint folder (see stripes import-torch), or a pair on a
+                     server: http://HOST/api/pairs/SLUG (current version) or …/versions/N
   --in FILE|DIR      an image, or a folder of .png/.jpg/.jpeg images (not recursive)
   --out FILE|DIR     the output PNG, or a folder for <name>.png per input
   --direction D      AtoB (G_AB, the default) or BtoA (G_BA)
   --backend B        TF.js backend: wasm (the default) or cpu
   --jobs N           worker threads for a folder (default: one per core)`;
 
-/** Where a model comes from. A folder today; the seam where a URL source plugs in. */
+/** Where a model comes from: a checkpoint folder, or a pair's version on a Stripes server (cli/remote.ts). */
 export async function openModelSource(spec: string): Promise<CheckpointSource> {
+  if (/^https?:\/\//.test(spec)) return openRemoteModel(spec);
   return readCheckpointDir(spec);
 }
 
