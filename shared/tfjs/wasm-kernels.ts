@@ -1,0 +1,260 @@
+/**
+ * Convolution gradient kernels for TF.js's 'wasm' backend, so networks can be trained on it.
+ *
+ * tfjs-backend-wasm 4.22 ships no `Conv2DBackpropFilter` kernel (every conv weight gradient throws
+ * "Kernel 'Conv2DBackpropFilter' not registered for backend 'wasm'"), and its
+ * `Conv2DBackpropInput` is a scalar C++ loop about ten times slower than the forward conv.
+ * Both are rebuilt here on the backend's own fast XNNPACK kernels (Conv2D, BatchMatMul), with the
+ * data movement in plain loops over the wasm heap (the backend's generic StridedSlice and
+ * Reverse take longer than the matmuls they would feed):
+ *
+ * - weight gradient: dW = im2colᵀ · dy, with the channels-first im2col [KH·KW·Ci, N·OH·OW] built
+ *   in row chunks of bounded size, one matmul per chunk;
+ * - input gradient: the transposed convolution as one stride-1 conv of dy with the s×s phase
+ *   filters stacked along output channels, then DepthToSpace(s) to interleave the phases (the
+ *   sub-pixel form: no multiplications by inserted zeros).
+ *
+ * Only shared code of TF.js is imported and kernels are looked up when they run, so this module
+ * neither loads nor picks a backend; the caller imports '@tensorflow/tfjs-backend-wasm'.
+ */
+import {
+  backend_util,
+  getKernel,
+  registerKernel,
+  unregisterKernel,
+  type DataId,
+  type KernelConfig,
+  type KernelFunc,
+  type NamedAttrMap,
+  type TensorInfo,
+} from '@tensorflow/tfjs-core';
+
+/** The part of tfjs-backend-wasm's BackendWasm that the kernels below use. */
+interface WasmBackend {
+  disposeData(dataId: DataId, force?: boolean): boolean;
+  makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
+  /** A view of the tensor in the wasm heap; invalid once the heap grows (after any allocation). */
+  typedArrayFromHeap(t: TensorInfo): Float32Array;
+}
+
+/** Most floats one im2col chunk may hold (32 MiB), so large images do not need a huge buffer. */
+const IM2COL_CHUNK_FLOATS = 8 * 1024 * 1024;
+
+type Pad4 = { top: number; bottom: number; left: number; right: number };
+
+/** Calls another wasm kernel directly (no engine bookkeeping, so intermediates are ours to free). */
+function call(
+  backend: WasmBackend,
+  name: string,
+  inputs: Record<string, TensorInfo> | TensorInfo[],
+  attrs: Record<string, unknown> = {},
+): TensorInfo {
+  const k = getKernel(name, 'wasm');
+  if (!k) throw new Error(`wasm kernels: the wasm backend has no '${name}' kernel (is @tensorflow/tfjs-backend-wasm loaded?)`);
+  const out = k.kernelFunc({ inputs: inputs as never, backend: backend as never, attrs: attrs as NamedAttrMap });
+  if (Array.isArray(out)) throw new Error(`wasm kernels: '${name}' returned several outputs`);
+  return out;
+}
+
+/** Runs `f` with a list that collects intermediates, and frees them whatever happens. */
+function scoped<T>(backend: WasmBackend, f: (keep: (t: TensorInfo) => TensorInfo) => T): T {
+  const made: TensorInfo[] = [];
+  try {
+    return f((t) => {
+      made.push(t);
+      return t;
+    });
+  } finally {
+    for (const t of made) backend.disposeData(t.dataId);
+  }
+}
+
+function convInfoOf(
+  xShape: [number, number, number, number],
+  filterShape: [number, number, number, number],
+  attrs: NamedAttrMap,
+): backend_util.Conv2DInfo {
+  const dataFormat = backend_util.convertConv2DDataFormat(attrs.dataFormat as 'NHWC' | 'NCHW');
+  if (dataFormat !== 'channelsLast') throw new Error(`wasm kernels: only NHWC convolutions are supported, got ${attrs.dataFormat}`);
+  return backend_util.computeConv2DInfo(
+    xShape,
+    filterShape,
+    attrs.strides as [number, number] | number,
+    1,
+    attrs.pad as never,
+    attrs.dimRoundingMode as never,
+    false,
+    dataFormat,
+  );
+}
+
+function padOf(info: backend_util.Conv2DInfo): Pad4 {
+  const p = info.padInfo;
+  return { top: p.top, bottom: p.bottom, left: p.left, right: p.right };
+}
+
+/**
+ * dW[kh,kw,ci,co] = Σ_{n,oh,ow} xpad[n, oh·s+kh, ow·s+kw, ci] · dy[n,oh,ow,co] = (A · dy)[(kh,kw,ci), co]
+ * with A the channels-first im2col of the padded input and dy viewed as a [P, Co] matrix (P = N·OH·OW).
+ */
+const conv2DBackpropFilter: KernelFunc = ({ inputs, backend: b, attrs = {} }) => {
+  const backend = b as unknown as WasmBackend;
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const filterShape = attrs.filterShape as [number, number, number, number];
+  const info = convInfoOf(x.shape as [number, number, number, number], filterShape, attrs);
+  const [KH, KW, Ci, Co] = filterShape;
+  const { strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW, batchSize: N } = info;
+  const pad = padOf(info);
+  return scoped(backend, (keep) => {
+    // Pad only as far as the last tap reads ((OH-1)·s + KH rows); rows beyond are never read.
+    const padB = Math.max(0, (OH - 1) * sh + KH - x.shape[1] - pad.top);
+    const padR = Math.max(0, (OW - 1) * sw + KW - x.shape[2] - pad.left);
+    let xp = x;
+    if (pad.top || pad.left || padB || padR) {
+      xp = keep(call(backend, 'PadV2', { x }, { paddings: [[0, 0], [pad.top, padB], [pad.left, padR], [0, 0]], constantValue: 0 }));
+    }
+    // Channels first, so each im2col row is gathered from one contiguous plane.
+    const xt = keep(call(backend, 'Transpose', { x: xp }, { perm: [3, 0, 1, 2] }));
+    const [, , Hp, Wp] = xt.shape;
+    const P = N * OH * OW;
+    const dy3 = keep(call(backend, 'Reshape', { x: dy }, { shape: [1, P, Co] }));
+    const rowsTotal = KH * KW * Ci;
+    const chunk = Math.max(1, Math.floor(IM2COL_CHUNK_FLOATS / P));
+    const parts: TensorInfo[] = [];
+    for (let r0 = 0; r0 < rowsTotal; r0 += chunk) {
+      const rows = Math.min(chunk, rowsTotal - r0);
+      const a = keep(backend.makeOutput([1, rows, P], 'float32'));
+      const av = backend.typedArrayFromHeap(a);
+      const xv = backend.typedArrayFromHeap(xt);
+      let dst = 0;
+      for (let r = r0; r < r0 + rows; r++) {
+        const tap = Math.floor(r / Ci);
+        const ci = r - tap * Ci;
+        const kh = Math.floor(tap / KW);
+        const kw = tap - kh * KW;
+        for (let n = 0; n < N; n++) {
+          for (let oh = 0; oh < OH; oh++) {
+            const src = ((ci * N + n) * Hp + oh * sh + kh) * Wp + kw;
+            if (sw === 1) {
+              av.set(xv.subarray(src, src + OW), dst);
+              dst += OW;
+            } else {
+              for (let ow = 0, si = src; ow < OW; ow++, si += sw) av[dst++] = xv[si];
+            }
+          }
+        }
+      }
+      parts.push(keep(call(backend, 'BatchMatMul', { a, b: dy3 }, { transposeA: false, transposeB: false })));
+    }
+    const all = parts.length === 1 ? parts[0] : keep(call(backend, 'Concat', parts, { axis: 1 }));
+    // The reshape holds its own reference to `all`'s data, so freeing `all` afterwards is safe.
+    return call(backend, 'Reshape', { x: all }, { shape: filterShape });
+  });
+};
+
+/**
+ * dx as a transposed convolution in sub-pixel form. With i + top = q·s + r (0 ≤ r < s) and
+ * T = ⌈K/s⌉ taps per phase: dx[i] = Σ_t dy[q−t] · W[t·s + r], a stride-1 correlation of dy with
+ * the phase filter G_r[u] = W[(T−1−u)·s + r]. All s² phases are stacked as output channels of one
+ * conv, DepthToSpace(s) puts phase r of q at q·s + r, and a slice drops the `top` offset.
+ */
+function conv2DBackpropInputFast(backend: WasmBackend, dy: TensorInfo, filter: TensorInfo, attrs: NamedAttrMap): TensorInfo | null {
+  const inputShape = attrs.inputShape as [number, number, number, number];
+  const filterShape = filter.shape as [number, number, number, number];
+  const info = convInfoOf(inputShape, filterShape, attrs);
+  const [KH, KW, Ci, Co] = filterShape;
+  const { strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW, batchSize: N, inHeight: H, inWidth: W } = info;
+  const pad = padOf(info);
+  if (sh !== sw) return null; // DepthToSpace needs one block size; rare enough for the stock loop
+  const s = sh;
+  const TH = Math.ceil(KH / s);
+  const TW = Math.ceil(KW / s);
+  // Phase rows before q0 only feed the cropped-off top padding; skip computing them.
+  const q0h = Math.floor(pad.top / s);
+  const q0w = Math.floor(pad.left / s);
+  const frontH = TH - 1 - q0h;
+  const frontW = TW - 1 - q0w;
+  if (frontH < 0 || frontW < 0) return null; // padding wider than the filter: leave it to the stock loop
+  const Qh = Math.ceil((H + pad.top) / s);
+  const Qw = Math.ceil((W + pad.left) / s);
+  return scoped(backend, (keep) => {
+    const S2 = s * s;
+    const g = keep(backend.makeOutput([TH, TW, Co, S2 * Ci], 'float32'));
+    const gv = backend.typedArrayFromHeap(g);
+    const wv = backend.typedArrayFromHeap(filter);
+    gv.fill(0); // taps past K (when s does not divide K) stay zero
+    for (let u = 0; u < TH; u++) {
+      for (let rh = 0; rh < s; rh++) {
+        const kh = (TH - 1 - u) * s + rh;
+        if (kh >= KH) continue;
+        for (let v = 0; v < TW; v++) {
+          for (let rw = 0; rw < s; rw++) {
+            const kw = (TW - 1 - v) * s + rw;
+            if (kw >= KW) continue;
+            const gBase = (u * TW + v) * Co * S2 * Ci + (rh * s + rw) * Ci;
+            const wBase = (kh * KW + kw) * Ci * Co;
+            for (let ci = 0; ci < Ci; ci++) {
+              for (let co = 0; co < Co; co++) gv[gBase + co * S2 * Ci + ci] = wv[wBase + ci * Co + co];
+            }
+          }
+        }
+      }
+    }
+    const z = keep(
+      call(backend, 'Conv2D', { x: dy, filter: g }, {
+        strides: [1, 1],
+        dilations: [1, 1],
+        pad: [[0, 0], [frontH, Math.max(0, Qh - q0h - OH - frontH + TH - 1)], [frontW, Math.max(0, Qw - q0w - OW - frontW + TW - 1)], [0, 0]],
+        dataFormat: 'NHWC',
+      }),
+    );
+    const y = s === 1 ? z : keep(call(backend, 'DepthToSpace', { x: z }, { blockSize: s, dataFormat: 'NHWC' }));
+    const offH = pad.top - q0h * s;
+    const offW = pad.left - q0w * s;
+    if (offH === 0 && offW === 0 && y.shape[1] === H && y.shape[2] === W) {
+      return call(backend, 'Reshape', { x: y }, { shape: [N, H, W, Ci] });
+    }
+    return call(backend, 'Slice', { x: y }, { begin: [0, offH, offW, 0], size: [N, H, W, Ci] });
+  });
+}
+
+let stockBackpropInput: KernelConfig | undefined;
+
+const conv2DBackpropInput: KernelFunc = (args) => {
+  const { inputs, backend, attrs = {} } = args;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const out = conv2DBackpropInputFast(backend as unknown as WasmBackend, dy, filter, attrs);
+  if (out) return out;
+  if (!stockBackpropInput) throw new Error('wasm kernels: no Conv2DBackpropInput to fall back on');
+  return stockBackpropInput.kernelFunc(args);
+};
+
+let registered = false;
+
+/**
+ * Registers the wasm `Conv2DBackpropFilter` kernel and replaces the wasm `Conv2DBackpropInput`
+ * with the fast one (the stock kernel stays as the fallback for unequal strides). Idempotent;
+ * call it once before training on 'wasm'. It does not load or select the wasm backend.
+ */
+export function registerWasmTrainingKernels(): void {
+  if (registered) return;
+  if (!getKernel('Conv2DBackpropFilter', 'wasm')) {
+    registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter });
+  }
+  const stock = getKernel('Conv2DBackpropInput', 'wasm');
+  if (stock) {
+    stockBackpropInput = stock;
+    unregisterKernel('Conv2DBackpropInput', 'wasm');
+  }
+  // The stock kernel's setup (its cwrap) must still run if the backend initialises after this.
+  registerKernel({
+    kernelName: 'Conv2DBackpropInput',
+    backendName: 'wasm',
+    kernelFunc: conv2DBackpropInput,
+    setupFunc: stock?.setupFunc,
+  });
+  registered = true;
+}
+
+/** The kernels themselves, for tests that compare them with the stock ones. */
+export const wasmTrainingKernels = { conv2DBackpropFilter, conv2DBackpropInput };
