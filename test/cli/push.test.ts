@@ -1,0 +1,138 @@
+/**
+ * The edge end to end, as a user runs it: `npm start` (scripts/start.mjs) on a free loopback
+ * port with its own state folder, `stripes push` of a checkpoint folder, then `stripes translate
+ * --model URL` must give the same image as translating from the folder; a restart keeps
+ * everything and seeds nothing twice; Ctrl-C/SIGTERM stops it.
+ */
+import { spawn, type ChildProcess } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { PNG } from 'pngjs';
+import { afterAll, describe, expect, it } from 'vitest';
+import { writeCheckpointDir } from '../../cli/checkpoint-dir.ts';
+import { NETWORKS, presetConfig } from '../../shared/model/config.ts';
+import { initValues } from '../../shared/model/init.ts';
+import { encodeCheckpoint, type NetworkParams } from '../../shared/weights/checkpoint.ts';
+import { specsFor } from '../../shared/weights/manifest.ts';
+import { ROOT, stripes } from './run-cli.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'stripes-push-'));
+const state = join(tmp, 'state');
+let server: ChildProcess | null = null;
+
+afterAll(async () => {
+  if (server && server.exitCode === null) await stopServer(server);
+  rmSync(tmp, { recursive: true, force: true });
+});
+
+function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const s = createServer();
+    s.once('error', reject);
+    s.listen(0, '127.0.0.1', () => {
+      const { port } = s.address() as { port: number };
+      s.close(() => resolve(port));
+    });
+  });
+}
+
+/** Starts `npm start` and resolves with its output once it prints the URL. */
+function startServer(port: number): Promise<{ child: ChildProcess; output: () => string }> {
+  const child = spawn(process.execPath, ['scripts/start.mjs', '--no-build'], {
+    cwd: ROOT,
+    env: { ...process.env, PORT: String(port), STRIPES_STATE_DIR: state },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
+  let out = '';
+  return new Promise((resolve, reject) => {
+    const onData = (d: Buffer) => {
+      out += d.toString();
+      if (out.includes('Stripes is running at')) resolve({ child, output: () => out });
+    };
+    child.stdout!.on('data', onData);
+    child.stderr!.on('data', onData);
+    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${out}`)));
+  });
+}
+
+function stopServer(child: ChildProcess): Promise<number | null> {
+  return new Promise((resolve) => {
+    child.once('exit', (code) => resolve(code));
+    child.kill('SIGTERM');
+  });
+}
+
+async function tinyCheckpointDir(dir: string): Promise<void> {
+  const config = presetConfig('tiny');
+  const networks: Record<string, NetworkParams> = {};
+  NETWORKS.forEach((net, i) => (networks[net] = Object.fromEntries(initValues(specsFor(net, config), 42 + i))));
+  await writeCheckpointDir(dir, await encodeCheckpoint(config, networks, { meta: { test: 'push' } }));
+}
+
+function testImage(path: string): void {
+  const png = new PNG({ width: 24, height: 20 });
+  for (let i = 0; i < png.data.length; i += 4) {
+    const p = i / 4;
+    png.data[i] = (p * 7) % 256;
+    png.data[i + 1] = (p * 13) % 256;
+    png.data[i + 2] = (p * 3) % 256;
+    png.data[i + 3] = 255;
+  }
+  writeFileSync(path, PNG.sync.write(png));
+}
+
+describe('stripes push into npm start, translate from the URL', () => {
+  it('publishes, serves the same model, survives a restart, stops cleanly', async () => {
+    const port = await freePort();
+    const url = `http://127.0.0.1:${port}`;
+    const started = await startServer(port);
+    server = started.child;
+    expect(started.output()).toMatch(/seeded demo pair "demo" version 1 \(untrained placeholder\)/);
+
+    const ckpt = join(tmp, 'ckpt');
+    await tinyCheckpointDir(ckpt);
+    const token = (await (await fetch(`${url}/api/tokens`, { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{}' })).json()).token;
+
+    const pushed = stripes('push', '--server', url, '--pair', 'tiny-test', '--token', token, '--title', 'Tiny test', ckpt);
+    expect(pushed.code, pushed.stderr).toBe(0);
+    expect(pushed.stdout).toMatch(/\/api\/pairs\/tiny-test\/versions\/1 \(6 shards uploaded, 0 already there\)/);
+
+    // A second push of the same folder is a new version whose shards are all there already.
+    const again = stripes('push', '--server', url, '--pair', 'tiny-test', '--token', token, ckpt);
+    expect(again.code, again.stderr).toBe(0);
+    expect(again.stdout).toMatch(/versions\/2 \(0 shards uploaded, 6 already there\)/);
+
+    // Someone else's token may not push to the pair.
+    const intruder = stripes('push', '--server', url, '--pair', 'tiny-test', ckpt);
+    expect(intruder.code).toBe(1);
+    expect(intruder.stderr).toMatch(/only the owner of "tiny-test"/);
+
+    const img = join(tmp, 'in.png');
+    testImage(img);
+    const fromDir = stripes('translate', '--model', ckpt, '--in', img, '--out', join(tmp, 'dir.png'), '--backend', 'cpu');
+    expect(fromDir.code, fromDir.stderr).toBe(0);
+    const fromUrl = stripes('translate', '--model', `${url}/api/pairs/tiny-test`, '--in', img, '--out', join(tmp, 'url.png'), '--backend', 'cpu');
+    expect(fromUrl.code, fromUrl.stderr).toBe(0);
+    expect(readFileSync(join(tmp, 'url.png')).equals(readFileSync(join(tmp, 'dir.png')))).toBe(true);
+    const missing = stripes('translate', '--model', `${url}/api/pairs/no-such-pair`, '--in', img, '--out', join(tmp, 'x.png'), '--backend', 'cpu');
+    expect(missing.code).toBe(1);
+    expect(missing.stderr).toMatch(/no pair "no-such-pair"/);
+
+    expect(await stopServer(server)).toBe(0);
+
+    // Restart on the same state: everything is still there and the demo is not seeded again.
+    const restarted = await startServer(port);
+    server = restarted.child;
+    expect(restarted.output()).toMatch(/demo pair "demo" is there \(version 1\)/);
+    const pair = await (await fetch(`${url}/api/pairs/tiny-test`)).json();
+    expect(pair).toMatchObject({ title: 'Tiny test', currentVersion: 2 });
+    const list = await (await fetch(`${url}/api/pairs`)).json();
+    expect(list.pairs.map((p: { slug: string }) => p.slug).sort()).toEqual(['demo', 'tiny-test']);
+    expect(await stopServer(server)).toBe(0);
+    // Nothing of ours is left listening.
+    await expect(fetch(`${url}/api/pairs`)).rejects.toThrow();
+  });
+});
+
