@@ -45,7 +45,7 @@ async function expectedNetwork(base: Float32Array, deltas: Float32Array[], sampl
 }
 
 describe('a round from lease to new version', () => {
-  it('aggregates two contributions into the next version and moves current', async () => {
+  it('aggregates two contributions into the next version and moves current', { timeout: 60_000 }, async () => {
     const { slug, base, version } = await setupPair(QUORUM2);
     const d1 = makeDelta(1, 1e-4);
     const d2 = makeDelta(2, 2e-4);
@@ -78,7 +78,7 @@ describe('a round from lease to new version', () => {
     expect(await lease(slug, token)).toMatchObject({ round: 2, baseVersion: version + 1, position: 10 });
   });
 
-  it('extends a round that reaches its deadline below the minimum, and keeps what was committed', async () => {
+  it('extends a round that reaches its deadline below the minimum, and keeps what was committed', { timeout: 60_000 }, async () => {
     const { slug, version } = await setupPair({ quorum: { min: 2, max: 4 }, train: { steps: 10 } });
     await contribute(slug, makeDelta(1, 1e-4));
     await inRound(slug, async (_o, state) => {
@@ -103,7 +103,7 @@ describe('a round from lease to new version', () => {
 });
 
 describe('refusing contributions', () => {
-  it('names every reason with a 4xx and records it in the history', async () => {
+  it('names every reason with a 4xx and records it in the history', { timeout: 60_000 }, async () => {
     const { slug, owner } = await setupPair({ quorum: { min: 2, max: 8 }, train: { steps: 10 } });
     const { token } = await newToken();
     const l = await lease(slug, token);
@@ -184,7 +184,7 @@ describe('refusing contributions', () => {
 });
 
 describe('crash safety', () => {
-  it('an exception mid-aggregation leaves the old version current; the retry yields the same version, counted once', async () => {
+  it('an exception mid-aggregation leaves the old version current; the retry yields the same version, counted once', { timeout: 60_000 }, async () => {
     // The same base and deltas on two pairs: one aggregates cleanly, the other crashes first.
     const clean = await setupPair(QUORUM2, 5);
     const crashy = await setupPair(QUORUM2, 5);
@@ -222,7 +222,7 @@ describe('crash safety', () => {
     expect((await currentVersion(crashy.slug)).number).toBe(crashy.version + 1);
   });
 
-  it('a crash after current moved is finished on retry without a second version', async () => {
+  it('a crash after current moved is finished on retry without a second version', { timeout: 60_000 }, async () => {
     const { slug, version } = await setupPair(QUORUM2, 6);
     for (const s of [21, 22]) await contribute(slug, makeDelta(s, 1e-4));
     // Let the aggregation run, then undo the round's own bookkeeping, as if the object died right after the registry commit.
