@@ -15,7 +15,7 @@
  */
 import { NETWORKS, type NetworkName } from '../../shared/model/config.ts';
 import { aggregateStream, chunkElements, type ContributionInfo, MemoryMeter } from '../../shared/rounds/aggregate.ts';
-import { decodeDeltaShard, DELTA_BYTES_PER_ELEMENT, shardRanges } from '../../shared/rounds/delta.ts';
+import { DELTA_BYTES_PER_ELEMENT, shardRanges, widenFloat16Into } from '../../shared/rounds/delta.ts';
 import { outerSettingsFor, outerStep } from '../../shared/rounds/outer-optimizer.ts';
 import type { RoundConfig } from '../../shared/rounds/protocol.ts';
 import { clipBound } from '../../shared/rounds/validate.ts';
@@ -108,8 +108,7 @@ export async function buildVersion(input: BuildInput): Promise<BuildOutput> {
       const out = new Float32Array(count);
       let o = 0;
       for (const r of shardRanges(start, count, DELTA_BYTES_PER_ELEMENT, maxShard)) {
-        const bytes = await blobs.get(hashes[r.shard], { offset: r.offset, length: r.length });
-        out.set(decodeDeltaShard(bytes).values, o);
+        widenFloat16Into(await blobs.get(hashes[r.shard], { offset: r.offset, length: r.length }), out, o);
         o += r.length / DELTA_BYTES_PER_ELEMENT;
       }
       return out;
