@@ -213,6 +213,15 @@ export class Registry {
     return row ? toVersion(row) : null;
   }
 
+  /** The current version in one query (the manifest read is the hot path); null when the pair or its version is absent. */
+  async currentVersion(slug: string): Promise<StoredVersion | null> {
+    const row = await this.db
+      .prepare('SELECT v.* FROM pairs p JOIN versions v ON v.pair_slug = p.slug AND v.number = p.current_version WHERE p.slug = ?')
+      .bind(slug)
+      .first<VersionRow>();
+    return row ? toVersion(row) : null;
+  }
+
   async committedVersions(slug: string): Promise<Array<{ number: number; committedAt: string }>> {
     const { results } = await this.db
       .prepare("SELECT number, committed_at FROM versions WHERE pair_slug = ? AND state = 'committed' ORDER BY number")

@@ -53,9 +53,11 @@ versions.openapi(
   async (c) => {
     const { slug } = c.req.valid('param');
     const registry = new Registry(c.env.DB);
-    const pair = await existingPair(registry, slug);
-    if (pair.currentVersion === null) throw notFound(`pair "${slug}" has no committed version yet`);
-    const v = (await registry.getVersion(slug, pair.currentVersion))!;
+    const v = await registry.currentVersion(slug);
+    if (!v) {
+      await existingPair(registry, slug);
+      throw notFound(`pair "${slug}" has no committed version yet`);
+    }
     // "current" moves when a version is committed, so caches must revalidate it.
     c.header('Cache-Control', 'no-cache');
     return c.json(versionResponse(v), 200);
