@@ -22,7 +22,7 @@ describe('rate limits', () => {
 
   it('limits tokens per client address', async () => {
     const limited = { ...env, TOKENS_PER_HOUR: '2' };
-    const mint = () =>
+    const mint = async () =>
       app.request('/api/tokens', { method: 'POST', body: '{}', headers: { 'Content-Type': 'application/json', 'CF-Connecting-IP': '203.0.113.9' } }, limited);
     expect((await mint()).status).toBe(201);
     expect((await mint()).status).toBe(201);
