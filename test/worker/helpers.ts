@@ -52,9 +52,10 @@ export interface TestCheckpoint {
 
 /**
  * A tiny-preset checkpoint with deterministic pseudo-random bytes: every group one shard (the
- * tiny networks are far under 4 MiB), plus a float16 copy of G_AB when asked.
+ * tiny networks are far under 4 MiB), plus the float16 copy of each generator a version needs
+ * (`fp16 = false` leaves them out, to test that refusal).
  */
-export async function tinyCheckpoint(seed: number, nets: NetworkName[] = ['G_AB', 'G_BA'], fp16 = false): Promise<TestCheckpoint> {
+export async function tinyCheckpoint(seed: number, nets: NetworkName[] = ['G_AB', 'G_BA'], fp16 = true): Promise<TestCheckpoint> {
   const config = presetConfig('tiny');
   let state = seed >>> 0 || 1;
   const shards = new Map<string, Uint8Array>();
@@ -73,7 +74,12 @@ export async function tinyCheckpoint(seed: number, nets: NetworkName[] = ['G_AB'
   const groups: CheckpointManifest['groups'] = {};
   for (const n of nets) groups[n] = await group(n, 'float32');
   const manifest: CheckpointManifest = { format: 'stripes-checkpoint', version: 1, config, groups, meta: { seed } };
-  if (fp16) manifest.variants = { float16: { G_AB: await group('G_AB', 'float16') } };
+  const gens = nets.filter((n) => n.startsWith('G'));
+  if (fp16 && gens.length) {
+    const half: CheckpointManifest['groups'] = {};
+    for (const g of gens) half[g] = await group(g, 'float16');
+    manifest.variants = { float16: half };
+  }
   return { manifest, shards };
 }
 

@@ -15,12 +15,12 @@ describe('publishing a version', () => {
   it('declares, uploads, commits, then serves the manifest', async () => {
     const { token } = await newToken();
     const slug = await createPair(token);
-    const ckpt = await tinyCheckpoint(1, ['G_AB', 'G_BA', 'D_A', 'D_B'], true);
+    const ckpt = await tinyCheckpoint(1, ['G_AB', 'G_BA', 'D_A', 'D_B']);
     const res = await declare(token, slug, ckpt.manifest);
     expect(res.status).toBe(201);
     const declared = await res.json<any>();
     expect(declared).toMatchObject({ slug, number: 1, state: 'pending' });
-    expect(declared.shards).toHaveLength(5);
+    expect(declared.shards).toHaveLength(6); // four float32 networks, two float16 generators
     expect(declared.shards.every((s: any) => s.present === false)).toBe(true);
 
     // Pending: not served.
@@ -78,7 +78,7 @@ describe('publishing a version', () => {
     const again = await (await declare(token, slug, ckpt.manifest)).json<any>();
     expect(again.number).toBe(first.number);
     expect(again.shards.find((s: any) => s.hash === hash).present).toBe(true);
-    expect(again.shards.filter((s: any) => !s.present)).toHaveLength(1);
+    expect(again.shards.filter((s: any) => !s.present)).toHaveLength(ckpt.shards.size - 1);
     // A different manifest replaces the pending one under the same number.
     const other = await tinyCheckpoint(5);
     const replaced = await (await declare(token, slug, other.manifest)).json<any>();
@@ -114,6 +114,11 @@ describe('publishing refuses bad input and changes nothing', () => {
     badHash.groups.G_AB.paths = ['not-a-hash'];
     await expectRefused(() => declare(token, slug, badHash), 400, 'invalid_manifest', /paths\[0\]/);
     await expectRefused(() => declare(token, slug, { ...manifest, version: 99 }), 400, 'invalid_manifest', /version 99/);
+    const noHalf = (await tinyCheckpoint(10, ['G_AB', 'G_BA'], false)).manifest;
+    await expectRefused(() => declare(token, slug, noHalf), 400, 'invalid_manifest', /float16.*missing G_AB, G_BA/);
+    // Discriminators alone need no float16 copy.
+    const dOnly = (await tinyCheckpoint(10, ['D_A'], false)).manifest;
+    expect((await declare(token, slug, dOnly)).status).toBe(201);
     await expectRefused(() => call(`/api/pairs/${slug}/versions`, { method: 'POST', token, json: { manifest: 'nope' } }), 400, 'bad_request', /manifest/);
     await expectRefused(
       () => call(`/api/pairs/${slug}/versions`, { method: 'POST', token, body: '{"manifest": {', headers: { 'Content-Type': 'application/json' } }),

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { SlugSchema } from '../../shared/api/pairs.ts';
+import { GENERATORS } from '../../shared/model/config.ts';
 import { VersionDeclaredSchema, VersionDeclareSchema, VersionListSchema, VersionSchema } from '../../shared/api/versions.ts';
 import { ManifestError, validateManifest } from '../../shared/weights/manifest.ts';
 import { ApiError, notFound } from '../errors.ts';
@@ -114,6 +115,14 @@ versions.openapi(
       if (e instanceof ManifestError) throw new ApiError(400, 'invalid_manifest', e.message);
       throw e;
     }
+    // Browsers download the float16 copy of a generator: a version must carry one for each.
+    const noHalf = GENERATORS.filter((g) => manifest.groups[g] && !manifest.variants?.float16?.[g]);
+    if (noHalf.length)
+      throw new ApiError(
+        400,
+        'invalid_manifest',
+        `manifest: variants.float16 must hold a copy of every generator; missing ${noHalf.join(', ')} (encodeCheckpoint makes them by default)`,
+      );
     const number = await registry.declareVersion(slug, manifest);
     const storage = new Storage(c.env.WEIGHTS);
     const shards = await registry.versionShards(slug, number);
