@@ -101,16 +101,38 @@ def ops_fixture() -> None:
     # A 3x3 stride-2 conv with padding 1 and a 4x4 stride-2 conv with padding 1, as the
     # generator's downsampling and the discriminator use (not TF's 'same', which pads differently).
     for key, k, stride, shape in (("conv3s2", 3, 2, (2, 4, 8, 12)), ("conv4s2", 4, 2, (1, 3, 10, 9)), ("conv4s1", 4, 1, (1, 3, 6, 5))):
-        x = torch.randn(*shape, dtype=torch.float64)
-        w = torch.randn(5, shape[1], k, k, dtype=torch.float64) * 0.3
-        b = torch.randn(5, dtype=torch.float64)
+        x = torch.randn(*shape, dtype=torch.float64, requires_grad=True)
+        w = (torch.randn(5, shape[1], k, k, dtype=torch.float64) * 0.3).requires_grad_(True)
+        b = torch.randn(5, dtype=torch.float64, requires_grad=True)
         y = F.conv2d(x, w, b, stride=stride, padding=1)
-        t[f"{key}.x"], t[f"{key}.y"] = nhwc(x), nhwc(y)
-        t[f"{key}.w"] = ref.to_stripes(w, "conv")
-        t[f"{key}.b"] = b.numpy().astype(np.float32)
+        r = torch.randn_like(y)
+        gx, gw, gb = torch.autograd.grad((y * r).sum(), (x, w, b))
+        t[f"{key}.x"], t[f"{key}.y"], t[f"{key}.r"], t[f"{key}.dx"] = nhwc(x), nhwc(y), nhwc(r), nhwc(gx)
+        t[f"{key}.w"], t[f"{key}.dw"] = ref.to_stripes(w, "conv"), ref.to_stripes(gw, "conv")
+        t[f"{key}.b"], t[f"{key}.db"] = b.detach().numpy().astype(np.float32), gb.numpy().astype(np.float32)
 
     ref.write_safetensors(OUT / "ops.safetensors", {k: v.astype(np.float32) for k, v in t.items()})
     print(f"ops: {len(t)} tensors")
+
+
+def gradient_fixture(name: str, net: torch.nn.Module, x: torch.Tensor, meta: dict[str, int]) -> None:
+    """Gradients of sum(net(x) * r) for every parameter and the input, in float64: what one
+    training step of the whole network must reproduce."""
+    _randomize(net)
+    net = net.double()
+    x = x.double().requires_grad_(True)
+    y = net(x)
+    r = torch.randn_like(y)
+    names = [k for k, _ in net.named_parameters()]
+    grads = torch.autograd.grad((y * r).sum(), [x, *net.parameters()])
+    kinds = ref.conv_kinds(net)
+    tensors = dict(ref.state_dict_to_stripes(net))
+    tensors["input"], tensors["r"], tensors["output"] = ref.nchw_to_nhwc(x), ref.nchw_to_nhwc(r), ref.nchw_to_nhwc(y)
+    tensors["grad.input"] = ref.nchw_to_nhwc(grads[0])
+    for k, g in zip(names, grads[1:]):
+        tensors[f"grad.{k}"] = ref.to_stripes(g, kinds[k])
+    ref.write_safetensors(OUT / f"{name}.safetensors", tensors, {k: str(v) for k, v in meta.items()})
+    print(f"{name}: {len(names)} parameter gradients, input {list(tensors['input'].shape)}")
 
 
 def main() -> None:
@@ -126,6 +148,12 @@ def main() -> None:
         "disc_ndf8", ref.nlayer_discriminator(ndf=8, n_layers=3), torch.rand(2, 3, 56, 44) * 2 - 1, {"ndf": 8, "nLayers": 3}
     )
     ops_fixture()
+    gradient_fixture(
+        "gen_grad_ngf2", ref.resnet_generator(ngf=2, n_blocks=1), torch.rand(1, 3, 12, 16) * 2 - 1, {"ngf": 2, "nBlocks": 1}
+    )
+    gradient_fixture(
+        "disc_grad_ndf2", ref.nlayer_discriminator(ndf=2, n_layers=3), torch.rand(2, 3, 36, 32) * 2 - 1, {"ndf": 2, "nLayers": 3}
+    )
     total = sum(p.stat().st_size for p in OUT.glob("*.safetensors"))
     print(f"total {total / 1024:.0f} KiB in {OUT}")
 
