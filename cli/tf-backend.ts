@@ -9,6 +9,7 @@ import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { pathToFileURL } from 'node:url';
+import { registerWasmTrainingKernels } from '../shared/tfjs/wasm-kernels.ts';
 
 export type NodeBackend = 'wasm' | 'cpu';
 export const NODE_BACKENDS: readonly NodeBackend[] = ['wasm', 'cpu'];
@@ -40,8 +41,8 @@ export async function ensureGradients(): Promise<void> {
 }
 
 /**
- * Registers (once) and activates a backend, with gradients available; resolves to the active
- * backend's name.
+ * Registers (once) and activates a backend, with gradients available (on wasm including the
+ * conv gradient kernels of shared/tfjs/wasm-kernels.ts); resolves to the active backend's name.
  */
 export async function useBackend(name: NodeBackend): Promise<string> {
   if (!isNodeBackend(name)) throw new Error(`backend must be one of ${NODE_BACKENDS.join(', ')}, got ${JSON.stringify(name)}`);
@@ -50,6 +51,9 @@ export async function useBackend(name: NodeBackend): Promise<string> {
     await import('@tensorflow/tfjs-backend-cpu');
   } else {
     const wasm = await import('@tensorflow/tfjs-backend-wasm');
+    // tfjs-backend-wasm 4.22 has no Conv2DBackpropFilter: without this no conv weight can be
+    // trained on wasm. Registered before the backend initialises so the kernels' setup runs.
+    registerWasmTrainingKernels();
     if (!wasmPathsSet) {
       // Emscripten in Node reads the binary with fs when given a plain path; a file:// URL would
       // send it to fetch. Keep the path form.

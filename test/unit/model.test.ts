@@ -89,6 +89,37 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
       y.dispose();
     });
 
+    for (const [file, kind] of [['gen_grad_ngf2.safetensors', 'generator'], ['disc_grad_ndf2.safetensors', 'discriminator']] as const) {
+      it(`${kind} gradients of every parameter and the input match PyTorch (${file})`, () => {
+        const { tensors, metadata } = readSafetensors(readFileSync(new URL(`../fixtures/model/${file}`, import.meta.url)), file);
+        const meta = Object.fromEntries(Object.entries(metadata).map(([k, v]) => [k, Number(v)]));
+        const specs = kind === 'generator' ? generatorParamSpecs(genCfg(meta)) : discriminatorParamSpecs(discCfg(meta));
+        const get = (name: string) => {
+          const f = tensors.get(name);
+          if (!f) throw new Error(`${file}: missing ${name}`);
+          return f;
+        };
+        tf.tidy(() => {
+          const asTensor = (name: string) => tf.tensor(get(name).data, get(name).shape, 'float32');
+          const r = asTensor('r');
+          const loss = (x: Tensor, ...ws: Tensor[]) => {
+            const params: Params = Object.fromEntries(specs.map((s, i) => [s.name, ws[i]]));
+            const y = kind === 'generator' ? generator(params, genCfg(meta), x as Tensor4D) : discriminator(params, discCfg(meta), x as Tensor4D);
+            return tf.sum(tf.mul(y, r));
+          };
+          const grads = tf.grads(loss)([asTensor('input'), ...specs.map((s) => asTensor(s.name))]);
+          const names = ['input', ...specs.map((s) => s.name)];
+          for (let i = 0; i < names.length; i++) {
+            const want = get(`grad.${names[i]}`).data;
+            let scale = 1;
+            for (const v of want) scale = Math.max(scale, Math.abs(v));
+            expect(grads[i].shape, names[i]).toEqual(get(`grad.${names[i]}`).shape);
+            expect(maxAbsErr(grads[i], want) / scale, names[i]).toBeLessThanOrEqual(1e-4);
+          }
+        });
+      });
+    }
+
     it('keeps any size that is a multiple of 4; the PatchGAN output shrinks as PyTorch computes', () => {
       const g: GeneratorConfig = { ngf: 2, nBlocks: 1 };
       const d: DiscriminatorConfig = { ndf: 2, nLayers: 3 };

@@ -87,6 +87,18 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
           expect(relErr(y, `${key}.y`)).toBeLessThanOrEqual(TOL);
         });
       });
+
+      it(`conv2dPadded gradients (input, weight, bias) match torch (${key})`, () => {
+        tf.tidy(() => {
+          const r = t(`${key}.r`);
+          const f = (x: Tensor, w: Tensor, b: Tensor) =>
+            tf.sum(tf.mul(conv2dPadded(x as Tensor4D, w as Tensor4D, b as Tensor1D, stride, 1), r));
+          const [dx, dw, db] = tf.grads(f)([t(`${key}.x`), t(`${key}.w`), t(`${key}.b`)]);
+          expect(relErr(dx, `${key}.dx`)).toBeLessThanOrEqual(TOL);
+          expect(relErr(dw, `${key}.dw`)).toBeLessThanOrEqual(TOL);
+          expect(relErr(db, `${key}.db`)).toBeLessThanOrEqual(TOL);
+        });
+      });
     }
 
     it('convTranspose3x3s2 matches torch ConvTranspose2d(k3, s2, p1, output_padding 1)', () => {
@@ -96,11 +108,9 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
       });
     });
 
-    // Scoped to cpu: the wasm backend of TF.js 4.22 has no Conv2DBackpropFilter kernel, and the
-    // fused conv's gradient computes the filter gradient even when only dx is asked for. Widen
-    // to wasm once shared/tfjs/wasm-kernels.ts registers that kernel.
-    if (backend === 'cpu')
-      it('convTranspose3x3s2 gradients (input, 3×3 weight, bias) match torch', () => {
+    // On wasm the conv weight gradient runs on the Conv2DBackpropFilter kernel that
+    // shared/tfjs/wasm-kernels.ts adds (tfjs-backend-wasm 4.22 has none); useBackend registers it.
+    it('convTranspose3x3s2 gradients (input, 3×3 weight, bias) match torch', () => {
       tf.tidy(() => {
         const r = t('convT.r');
         const f = (x: Tensor, w: Tensor, b: Tensor) =>
