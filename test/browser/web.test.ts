@@ -14,7 +14,7 @@ import { validateManifest } from '../../shared/weights/manifest.ts';
 import { api } from '../../shared/api/paths.ts';
 import { launchBrowser, type Browser } from './browser.ts';
 import { browserWeightsAsCheckpoint, cliTranslate, maxLevelDiff } from './reference.ts';
-import { DEMO_SLUG, seedDemoPair } from './seed.ts';
+import { addDemoSamples, DEMO_SLUG } from './seed.ts';
 import { ROOT, startLocalServer, type LocalServer } from './server.ts';
 
 const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
@@ -31,7 +31,8 @@ const shardRequests: string[] = [];
 
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stripes-web-test-'));
-  server = await startLocalServer({ seed: seedDemoPair });
+  server = await startLocalServer();
+  await addDemoSamples(server.url, server.stateDir);
   model = join(tmp, 'model');
   await browserWeightsAsCheckpoint(server.url, DEMO_SLUG, model);
   // SwiftShader's WebGPU and WebGL are correct but slow: the GPU backends get a 38×29 crop.
@@ -54,7 +55,7 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-const pairUrl = () => `${server.url}/${'#/pairs/' + DEMO_SLUG}`;
+const pairUrl = () => `${server.url}/pairs/${DEMO_SLUG}`;
 
 /** Opens the pair page in a new tab (a new translator worker), optionally forcing a backend. */
 async function openPair(backend?: string): Promise<Page> {
@@ -163,7 +164,7 @@ describe('web app in Chromium', () => {
 
   it('renders the gallery and the create page, and no page logged an error', async () => {
     const page = await browser.context.newPage();
-    await page.goto(`${server.url}/#/`);
+    await page.goto(`${server.url}/`);
     await page.waitForSelector('[data-testid=pair-card]');
     expect(await page.locator('[data-testid=pair-card]').count()).toBe(1);
     await page.fill('[data-testid=gallery-filter]', 'no such pair');
@@ -176,7 +177,9 @@ describe('web app in Chromium', () => {
       return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);
     });
     await page.screenshot({ path: join(SCREENSHOTS, 'gallery.png'), fullPage: true });
-    await page.goto(`${server.url}/#/create`);
+    // The app's own links navigate without a reload.
+    await page.click('header >> text=Create a pair');
+    await expect.poll(() => new URL(page.url()).pathname).toBe('/create');
     await page.waitForSelector('[data-testid=create-form]');
     await page.screenshot({ path: join(SCREENSHOTS, 'create.png'), fullPage: true });
     await page.close();

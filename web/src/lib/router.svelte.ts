@@ -1,6 +1,7 @@
 /**
- * A hash router: `#/`, `#/pairs/<slug>`, `#/create`. Hash URLs need no server fallback, so a
- * shared link to a pair works from the static assets alone.
+ * A history router: `/`, `/pairs/<slug>`, `/create[?fork=<slug>]`. The worker serves index.html
+ * for any path that is not an asset, so a shared pair link opens straight on its page, and the
+ * same link is a model URL `stripes translate --model` accepts.
  */
 export type Route =
   | { page: 'gallery' }
@@ -8,34 +9,48 @@ export type Route =
   | { page: 'create'; fork?: string }
   | { page: 'missing'; path: string };
 
-export function parseRoute(hash: string): Route {
-  const [path, query = ''] = hash.replace(/^#/, '').split('?');
-  const parts = path.split('/').filter(Boolean).map(decodeURIComponent);
+export function parseRoute(pathname: string, search: string): Route {
+  const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { page: 'gallery' };
   if (parts[0] === 'pairs' && parts.length === 2) return { page: 'pair', slug: parts[1] };
   if (parts[0] === 'create' && parts.length === 1) {
-    const fork = new URLSearchParams(query).get('fork');
+    const fork = new URLSearchParams(search).get('fork');
     return fork ? { page: 'create', fork } : { page: 'create' };
   }
-  return { page: 'missing', path };
+  return { page: 'missing', path: pathname };
 }
 
 export const href = {
-  gallery: () => '#/',
-  pair: (slug: string) => `#/pairs/${encodeURIComponent(slug)}`,
-  create: (fork?: string) => (fork ? `#/create?fork=${encodeURIComponent(fork)}` : '#/create'),
+  gallery: () => '/',
+  pair: (slug: string) => `/pairs/${encodeURIComponent(slug)}`,
+  create: (fork?: string) => (fork ? `/create?fork=${encodeURIComponent(fork)}` : '/create'),
 };
 
 class Router {
-  route = $state<Route>(parseRoute(location.hash));
+  route = $state<Route>(parseRoute(location.pathname, location.search));
+
   constructor() {
-    addEventListener('hashchange', () => {
-      this.route = parseRoute(location.hash);
-      scrollTo(0, 0);
+    addEventListener('popstate', () => this.#sync());
+    // Plain same-origin links navigate inside the app; new tabs, downloads and the API do not.
+    document.addEventListener('click', (e) => {
+      if (e.defaultPrevented || e.button !== 0 || e.metaKey || e.ctrlKey || e.shiftKey || e.altKey) return;
+      const a = (e.target as Element | null)?.closest?.('a');
+      if (!a || a.target || a.hasAttribute('download')) return;
+      const url = new URL(a.href, location.href);
+      if (url.origin !== location.origin || url.pathname.startsWith('/api/')) return;
+      e.preventDefault();
+      this.go(url.pathname + url.search);
     });
   }
+
+  #sync(): void {
+    this.route = parseRoute(location.pathname, location.search);
+  }
+
   go(to: string): void {
-    location.hash = to;
+    if (to !== location.pathname + location.search) history.pushState(null, '', to);
+    this.#sync();
+    scrollTo(0, 0);
   }
 }
 
