@@ -68,6 +68,27 @@ describe('publishing a version', () => {
     expect((await (await call(`/api/pairs/${slug}/versions/1`)).json<any>()).number).toBe(1);
   });
 
+  it('answers 304 to a poll of the current version until a new one is committed', async () => {
+    const { token } = await newToken();
+    const slug = await createPair(token);
+    await publish(token, slug, await tinyCheckpoint(8));
+    const first = await call(`/api/pairs/${slug}/versions/current`);
+    const etag = first.headers.get('ETag')!;
+    expect(first.headers.get('Cache-Control')).toBe('no-cache');
+    await first.arrayBuffer();
+    const same = await call(`/api/pairs/${slug}/versions/current`, { headers: { 'If-None-Match': etag } });
+    expect(same.status).toBe(304);
+    await same.arrayBuffer();
+    const byNumber = await call(`/api/pairs/${slug}/versions/1`, { headers: { 'If-None-Match': etag } });
+    expect(byNumber.status).toBe(304);
+    await byNumber.arrayBuffer();
+    await publish(token, slug, await tinyCheckpoint(9));
+    const moved = await call(`/api/pairs/${slug}/versions/current`, { headers: { 'If-None-Match': etag } });
+    expect(moved.status).toBe(200);
+    expect(moved.headers.get('ETag')).not.toBe(etag);
+    expect((await moved.json<any>()).number).toBe(2);
+  });
+
   it('resumes: declaring the same manifest again returns the pending version with what is already stored', async () => {
     const { token } = await newToken();
     const slug = await createPair(token);

@@ -23,6 +23,18 @@ async function existingPair(registry: Registry, slug: string) {
   return pair;
 }
 
+/**
+ * A committed version never changes, so (slug, number) is a strong validator: a client polling
+ * "current" gets a 304 until a new version is committed.
+ */
+function versionEtag(v: StoredVersion): string {
+  return `"${v.slug}.v${v.number}"`;
+}
+
+function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
+  return !!ifNoneMatch && ifNoneMatch.split(',').some((t) => t.trim() === etag || t.trim() === '*');
+}
+
 function versionResponse(v: StoredVersion) {
   return { slug: v.slug, number: v.number, state: v.state, createdAt: v.createdAt, committedAt: v.committedAt, manifest: v.manifest as unknown as Record<string, unknown> };
 }
@@ -49,7 +61,7 @@ versions.openapi(
     path: '/pairs/{slug}/versions/current',
     summary: "The pair's current version and its manifest",
     request: { params: SlugParam },
-    responses: { 200: json(VersionSchema, 'The current version'), 404: errors[404] },
+    responses: { 200: json(VersionSchema, 'The current version'), 304: { description: 'Still the version named by If-None-Match' }, 404: errors[404] },
   }),
   async (c) => {
     const { slug } = c.req.valid('param');
@@ -60,8 +72,9 @@ versions.openapi(
       throw notFound(`pair "${slug}" has no committed version yet`);
     }
     // "current" moves when a version is committed, so caches must revalidate it.
-    c.header('Cache-Control', 'no-cache');
-    return c.json(versionResponse(v), 200);
+    const headers = { 'Cache-Control': 'no-cache', ETag: versionEtag(v) };
+    if (notModified(c.req.header('If-None-Match'), headers.ETag)) return c.body(null, 304, headers);
+    return c.json(versionResponse(v), 200, headers);
   },
 );
 
@@ -71,7 +84,7 @@ versions.openapi(
     path: '/pairs/{slug}/versions/{number}',
     summary: 'A committed version and its manifest',
     request: { params: VersionParam },
-    responses: { 200: json(VersionSchema, 'The version'), 400: errors[400], 404: errors[404] },
+    responses: { 200: json(VersionSchema, 'The version'), 304: { description: 'Not modified' }, 400: errors[400], 404: errors[404] },
   }),
   async (c) => {
     const { slug, number } = c.req.valid('param');
@@ -80,9 +93,9 @@ versions.openapi(
     const v = await registry.getVersion(slug, number);
     // A pending version is half-uploaded: it is never served.
     if (!v || v.state !== 'committed') throw notFound(`pair "${slug}" has no committed version ${number}`);
-    // A committed version never changes.
-    c.header('Cache-Control', 'public, max-age=31536000, immutable');
-    return c.json(versionResponse(v), 200);
+    const headers = { 'Cache-Control': 'public, max-age=31536000, immutable', ETag: versionEtag(v) };
+    if (notModified(c.req.header('If-None-Match'), headers.ETag)) return c.body(null, 304, headers);
+    return c.json(versionResponse(v), 200, headers);
   },
 );
 
