@@ -4,7 +4,7 @@
 # the environment, e.g. ITERS=200 scripts/demo-pair/train.sh for a quick look.
 #
 # It runs on one core at low priority (the demo was trained on a shared 2-core machine):
-# CORES=0,1 or NICE=0 to change that.
+# CORES=0 pins it to one core, NICE=0 drops the low priority. STRIPES overrides the command.
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "$0")/../.." && pwd)
@@ -14,12 +14,12 @@ OUT=${OUT:-$WORK/run}
 
 PRESET=${PRESET:-small}
 LOAD_SIZE=${LOAD_SIZE:-128}
-CROP_SIZE=${CROP_SIZE:-96}
-ITERS=${ITERS:-3000}
-SAVE_EVERY=${SAVE_EVERY:-250}
+CROP_SIZE=${CROP_SIZE:-64}
+ITERS=${ITERS:-1500}
+SAVE_EVERY=${SAVE_EVERY:-100}
 SEED=${SEED:-7}
 BACKEND=${BACKEND:-wasm}
-CORES=${CORES:-0}
+CORES=${CORES:-}
 NICE=${NICE:-10}
 
 for d in trainA trainB; do
@@ -31,7 +31,7 @@ if command -v taskset >/dev/null && [ -n "$CORES" ]; then pin=(taskset -c "$CORE
 
 cd "$ROOT"
 echo "train.sh: $(date -u +%FT%TZ) preset=$PRESET load=$LOAD_SIZE crop=$CROP_SIZE iters=$ITERS save-every=$SAVE_EVERY seed=$SEED backend=$BACKEND cores=${CORES:-all} out=$OUT"
-exec nice -n "$NICE" "${pin[@]}" node cli/bin.mjs train \
+exec nice -n "$NICE" "${pin[@]}" ${STRIPES:-node cli/bin.mjs} train \
   --a "$DATA/trainA" --b "$DATA/trainB" --out "$OUT" \
   --preset "$PRESET" --load-size "$LOAD_SIZE" --crop-size "$CROP_SIZE" \
   --iters "$ITERS" --save-every "$SAVE_EVERY" --seed "$SEED" --backend "$BACKEND" "$@"
