@@ -1,5 +1,6 @@
 /** The Hono app: every API route under /api, one error handler, the OpenAPI document. */
 import { OpenAPIHono } from '@hono/zod-openapi';
+import { cors } from 'hono/cors';
 import type { AppEnv } from './env.ts';
 import { onError, onNotFound } from './errors.ts';
 import { mountOpenApi } from './openapi.ts';
@@ -13,6 +14,17 @@ import { validationHook } from './validation.ts';
 
 export function createApp() {
   const app = new OpenAPIHono<AppEnv>({ defaultHook: validationHook }).basePath('/api');
+  // Pairs, manifests and shards are public: a page on another origin may read them. Writes need a
+  // bearer token (never a cookie), so allowing reads cross-origin opens no CSRF hole.
+  app.use(
+    '*',
+    cors({
+      origin: '*',
+      allowMethods: ['GET', 'HEAD'],
+      exposeHeaders: ['ETag', 'Content-Length', 'Content-Range', 'Accept-Ranges'],
+      maxAge: 86400,
+    }),
+  );
   app.route('/', tokens);
   app.route('/', pairs);
   app.route('/', versions);

@@ -53,6 +53,18 @@ describe('the API surface', () => {
     );
   });
 
+  it('lets pages on other origins read pairs, manifests and shards', async () => {
+    const pre = await call('/api/pairs', { method: 'OPTIONS', headers: { Origin: 'https://elsewhere.example', 'Access-Control-Request-Method': 'GET', 'Access-Control-Request-Headers': 'if-none-match' } });
+    expect(pre.status).toBe(204);
+    expect(pre.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    expect(pre.headers.get('Access-Control-Allow-Methods')).toBe('GET,HEAD');
+    expect(pre.headers.get('Access-Control-Allow-Headers')).toMatch(/if-none-match/i);
+    const res = await call('/api/pairs', { headers: { Origin: 'https://elsewhere.example' } });
+    expect(res.headers.get('Access-Control-Allow-Origin')).toBe('*');
+    expect(res.headers.get('Access-Control-Expose-Headers')).toMatch(/ETag/);
+    await res.arrayBuffer();
+  });
+
   it('answers unknown API routes with the JSON error shape', async () => {
     await expectRefused(() => call('/api/nothing-here'), 404, 'not_found', /nothing-here/);
   });
