@@ -3,6 +3,7 @@
  * every backend the browser offers agrees with `stripes translate` on the same weights, weights
  * come from the Cache Storage on a second visit, and every page renders without console errors.
  */
+import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -162,16 +163,81 @@ describe('web app in Chromium', () => {
     await page.close();
   });
 
+  it('creates a pair from official PyTorch weights converted in the browser, to the same checkpoint as stripes import-torch', async () => {
+    const weights = join(ROOT, 'test/fixtures/torch-import');
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}/create`);
+    await page.check('input[type=radio][value=import]');
+    await page.fill('#title', 'Imported pair');
+    await page.fill('#domainA', 'photo');
+    await page.fill('#domainB', 'noise');
+    await page.setInputFiles('[data-testid=import-ab]', join(weights, 'G_AB.f32.safetensors'));
+    await page.setInputFiles('[data-testid=import-ba]', join(weights, 'G_BA.f16.safetensors'));
+    await page.screenshot({ path: join(SCREENSHOTS, 'create-import.png'), fullPage: true });
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${server.url}/pairs/imported-pair`, { timeout: 60_000 });
+    await page.waitForSelector('[data-testid=translate-input]', { state: 'attached' });
+    const served = validateManifest((await (await fetch(server.url + api.current('imported-pair'))).json()).manifest);
+    const out = join(tmp, 'imported');
+    const r = spawnSync(process.execPath, ['cli/bin.mjs', 'import-torch', join(weights, 'G_AB.f32.safetensors'), join(weights, 'G_BA.f16.safetensors'), '--out', out], { cwd: ROOT, encoding: 'utf8' });
+    expect(r.stderr).toBe('');
+    const cli = validateManifest(JSON.parse(await readFile(join(out, 'manifest.json'), 'utf8')));
+    // Shards are named by their bytes: equal groups mean byte-identical weights.
+    expect(served.config).toEqual(cli.config);
+    expect(served.groups).toEqual(cli.groups);
+    expect(served.variants).toEqual(cli.variants);
+    await page.close();
+  });
+
+  it('refuses a file that is not safetensors with a one-line error, before creating anything', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}/create`);
+    await page.check('input[type=radio][value=import]');
+    await page.fill('#title', 'Bad import');
+    await page.fill('#domainA', 'a');
+    await page.fill('#domainB', 'b');
+    await page.setInputFiles('[data-testid=import-ab]', PHOTO);
+    await page.click('button[type=submit]');
+    const error = await page.waitForSelector('[data-testid=create-error]');
+    expect(await error.textContent()).toMatch(/^chelsea\.png: .+/);
+    expect((await fetch(server.url + api.pair('bad-import'))).status).toBe(404);
+    await page.close();
+  });
+
+  it('says plainly when a picked file is not an image, and keeps the page usable', async () => {
+    const page = await openPair('wasm');
+    await page.setInputFiles('[data-testid=translate-input]', join(ROOT, 'test/fixtures/torch-import/G_AB.f32.safetensors'));
+    const error = await page.waitForSelector('[data-testid=translate-error]');
+    expect(await error.textContent()).toContain('could not be read as an image');
+    const ok = await translate(page, smallPhoto, 'AtoB');
+    expect(ok.width).toBe(38);
+    await page.close();
+  });
+
+  it('forks a pair from its page', async () => {
+    const page = await browser.context.newPage();
+    await page.goto(pairUrl());
+    await page.click('text=Fork');
+    await expect.poll(() => page.url()).toBe(`${server.url}/create?fork=${DEMO_SLUG}`);
+    await page.fill('#title', 'Demo fork');
+    await page.click('button[type=submit]');
+    await page.waitForURL(`${server.url}/pairs/demo-fork`);
+    await page.waitForSelector(`a[href="/pairs/${DEMO_SLUG}"]`);
+    await page.close();
+  });
+
   it('renders the gallery and the create page, and no page logged an error', async () => {
     const page = await browser.context.newPage();
     await page.goto(`${server.url}/`);
     await page.waitForSelector('[data-testid=pair-card]');
-    expect(await page.locator('[data-testid=pair-card]').count()).toBe(1);
+    expect(await page.locator('[data-testid=pair-card]').count()).toBe(3);
     await page.fill('[data-testid=gallery-filter]', 'no such pair');
     await page.waitForSelector('text=No pair matches');
-    await page.fill('[data-testid=gallery-filter]', 'demo');
-    await page.waitForSelector('[data-testid=pair-card]');
-    // The card shows the pair's before/after samples.
+    await page.fill('[data-testid=gallery-filter]', 'imported');
+    await expect.poll(() => page.locator('[data-testid=pair-card]').count()).toBe(1);
+    await page.fill('[data-testid=gallery-filter]', '');
+    await expect.poll(() => page.locator('[data-testid=pair-card]').count()).toBe(3);
+    // The demo card shows its before/after samples.
     await page.waitForFunction(() => {
       const imgs = [...document.querySelectorAll<HTMLImageElement>('[data-testid=pair-card] img')];
       return imgs.length === 2 && imgs.every((i) => i.complete && i.naturalWidth > 0);
