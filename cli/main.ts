@@ -6,10 +6,11 @@
 import type { Command } from './command.ts';
 import { command as importTorch } from './commands/import-torch.ts';
 import { command as push } from './commands/push.ts';
+import { command as train } from './commands/train.ts';
 import { command as translate } from './commands/translate.ts';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.ts';
 
-const COMMANDS: Command[] = [importTorch, translate, push];
+const COMMANDS: Command[] = [importTorch, translate, push, train];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));
@@ -23,6 +24,7 @@ function usage(): string {
     'Example:',
     '  stripes import-torch horse2zebra_G_A.safetensors horse2zebra_G_B.safetensors --out models/horse2zebra',
     '  stripes translate --model models/horse2zebra --in photos/ --out zebras/',
+    '  stripes train --a horses/ --b zebras/ --out models/mine --iters 2000   (then open models/mine/index.html)',
   ].join('\n');
 }
 

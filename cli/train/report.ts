@@ -126,7 +126,7 @@ function fmt(v: number): string {
 
 /** One line chart as an SVG element: axes, ticks with labels, a legend, a line per key. */
 export function lineChart(title: string, series: Array<{ iter: number; values: Record<string, number> }>, keys: string[]): string {
-  const W = 520, H = 260, L = 56, R = 16, T = 34, B = 42;
+  const W = 520, H = 270, L = 56, R = 16, T = 46, B = 42;
   const pts = series.filter((p) => keys.some((k) => Number.isFinite(p.values[k])));
   const xs = pts.map((p) => p.iter);
   const ys = pts.flatMap((p) => keys.map((k) => p.values[k]).filter(Number.isFinite));
@@ -160,7 +160,7 @@ export function lineChart(title: string, series: Array<{ iter: number; values: R
       .join(' ');
     if (line) out.push(`<polyline points="${line}" fill="none" stroke="${colour}" stroke-width="1.5"/>`);
     const lx = W - R - 8 - (keys.length - i) * 80;
-    out.push(`<rect x="${lx}" y="${T - 8}" width="14" height="3" fill="${colour}"/><text x="${lx + 18}" y="${T - 5}" dominant-baseline="middle" class="legend">${esc(k)}</text>`);
+    out.push(`<rect x="${lx}" y="${T - 16}" width="14" height="3" fill="${colour}"/><text x="${lx + 18}" y="${T - 13}" dominant-baseline="middle" class="legend">${esc(k)}</text>`);
   });
   if (!pts.length) out.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle" class="tick">no data yet</text>`);
   out.push('</svg>');
