@@ -28,7 +28,11 @@ export class Translator {
   attempts = $state<BackendAttempt[]>([]);
   /** Weight download progress of the current load, or null when none is running. */
   progress = $state<{ loadedBytes: number; totalBytes: number; networkBytes: number } | null>(null);
-  busy = $state(false);
+  /** Requests in flight; `busy` while any is. */
+  #inFlight = $state(0);
+  get busy(): boolean {
+    return this.#inFlight > 0;
+  }
 
   #worker: Worker;
   #nextId = 1;
@@ -66,11 +70,11 @@ export class Translator {
   }
 
   async #tracked<R>(work: () => Promise<R>): Promise<R> {
-    this.busy = true;
+    this.#inFlight++;
     try {
       return await work();
     } finally {
-      this.busy = false;
+      this.#inFlight--;
     }
   }
 
