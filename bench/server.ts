@@ -16,7 +16,7 @@ import { readCheckpointDir } from '../cli/checkpoint-dir.ts';
 import { presetConfig } from '../shared/model/config.ts';
 import { initValues } from '../shared/model/init.ts';
 import { encodeCheckpoint } from '../shared/weights/checkpoint.ts';
-import { specsFor } from '../shared/weights/manifest.ts';
+import { allShards, specsFor } from '../shared/weights/manifest.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const SHARD_REQUESTS = Number(process.env.BENCH_SHARD_REQUESTS ?? 48);
@@ -78,9 +78,9 @@ export async function runServerBench() {
   const tmp = mkdtempSync(join(tmpdir(), 'stripes-bench-'));
   let child: ChildProcess | null = null;
   try {
-    // The paper's generator (resnet_9blocks, ngf 64): 11.4 M float32 parameters, eleven full 4 MiB shards.
+    // The paper's generator (resnet_9blocks, ngf 64): 11.4 M float32 parameters in eleven shards (plus its float16 copy, which a version must carry).
     const config = presetConfig('full');
-    const ckpt = await encodeCheckpoint(config, { G_AB: Object.fromEntries(initValues(specsFor('G_AB', config), 1)) }, { float16Variants: [] });
+    const ckpt = await encodeCheckpoint(config, { G_AB: Object.fromEntries(initValues(specsFor('G_AB', config), 1)) });
     const dir = join(tmp, 'ckpt');
     await writeCheckpointDir(dir, ckpt);
     const shards = ckpt.manifest.groups.G_AB!.paths;
@@ -94,6 +94,7 @@ export async function runServerBench() {
     await pushCheckpoint(client, 'bench', await readCheckpointDir(dir));
     const pushMs = performance.now() - t0;
     const totalBytes = ckpt.manifest.groups.G_AB!.sizes.reduce((a, b) => a + b, 0);
+    const pushedBytes = allShards(ckpt.manifest).reduce((a, s) => a + s.size, 0);
 
     let served = 0;
     const shardStart = performance.now();
@@ -126,7 +127,7 @@ export async function runServerBench() {
     const MB = 1e6;
     return {
       setup: { model: 'full-preset G_AB, float32', shards: shards.length, bytes: totalBytes, concurrency: CONCURRENCY },
-      push: { seconds: +(pushMs / 1000).toFixed(2), MBps: +(totalBytes / MB / (pushMs / 1000)).toFixed(1) },
+      push: { bytes: pushedBytes, seconds: +(pushMs / 1000).toFixed(2), MBps: +(pushedBytes / MB / (pushMs / 1000)).toFixed(1) },
       shardDownload: { requests: SHARD_REQUESTS, bytes: served, MBps: +(served / MB / shardSecs).toFixed(1) },
       diskRead: { requests: SHARD_REQUESTS, bytes: read, MBps: +(read / MB / diskSecs).toFixed(1) },
       manifest: { requests: MANIFEST_REQUESTS, medianMs: +quantile(manifestMs, 0.5).toFixed(2), p99Ms: +quantile(manifestMs, 0.99).toFixed(2) },
