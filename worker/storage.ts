@@ -18,6 +18,7 @@ export interface ObjectBody {
 
 const shardKey = (hash: string) => `shards/${hash}`;
 const sampleKey = (slug: string, domain: SampleDomain, index: number) => `samples/${slug}/${domain}/${index}`;
+const roundPrefix = (slug: string, round: number) => `rounds/${slug}/${round}/`;
 
 export class Storage {
   constructor(private readonly bucket: R2Bucket) {}
@@ -54,5 +55,31 @@ export class Storage {
     const obj = await this.bucket.get(sampleKey(slug, domain, index));
     if (!obj) return null;
     return { body: obj.body as unknown as ReadableStream, size: obj.size, contentType: obj.httpMetadata?.contentType };
+  }
+
+  /**
+   * Contributors' delta shards: scratch for one round of one pair (worker/rounds/), kept apart
+   * from version shards so the whole round can be deleted once it is aggregated or abandoned.
+   */
+  async putRoundShard(slug: string, round: number, hash: string, bytes: ArrayBuffer): Promise<void> {
+    await this.bucket.put(roundPrefix(slug, round) + hash, bytes, { sha256: hash });
+  }
+
+  async getRoundShard(slug: string, round: number, hash: string, range?: ByteRange): Promise<ObjectBody | null> {
+    const obj = await this.bucket.get(roundPrefix(slug, round) + hash, range ? { range } : undefined);
+    return obj ? { body: obj.body as unknown as ReadableStream, size: obj.size } : null;
+  }
+
+  /** Deletes every delta shard of a round; returns how many there were. */
+  async deleteRoundShards(slug: string, round: number): Promise<number> {
+    let n = 0;
+    let cursor: string | undefined;
+    do {
+      const page = await this.bucket.list({ prefix: roundPrefix(slug, round), cursor });
+      if (page.objects.length) await this.bucket.delete(page.objects.map((o) => o.key));
+      n += page.objects.length;
+      cursor = page.truncated ? page.cursor : undefined;
+    } while (cursor);
+    return n;
   }
 }

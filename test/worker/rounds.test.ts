@@ -2,6 +2,7 @@
  * Community training rounds in the Workers runtime: lease → upload → commit → aggregate → the
  * pair's new version is current; every way a contribution is refused; a crash mid-aggregation.
  */
+import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { NETWORKS } from '../../shared/model/config.ts';
 import { aggregateArrays } from '../../shared/rounds/aggregate.ts';
@@ -99,6 +100,26 @@ describe('a round from lease to new version', () => {
       await state.storage.setAlarm(Date.now());
     });
     await waitForVersion(slug, version + 1);
+  });
+});
+
+describe('a contributor that vanishes mid-upload', () => {
+  it('is not counted, and its partial shards are deleted with the round', { timeout: 60_000 }, async () => {
+    const { slug, version } = await setupPair({ quorum: { min: 2, max: 2 }, train: { steps: 10 } });
+    const { token } = await newToken();
+    const l = await lease(slug, token);
+    const g = await encodeDelta(makeDelta(5, 1e-4).G_AB, l.maxShardBytes);
+    expect((await uploadShard(slug, token, l.lease, 'G_AB', 0, g.shards[0].bytes, g.shards[0].hash)).status).toBe(200);
+    const scratch = async () => (await env.WEIGHTS.list({ prefix: `rounds/${slug}/` })).objects.length;
+    expect(await scratch()).toBe(1);
+    await inRound(slug, async (_o, state) => {
+      const rec = (await state.storage.get<any>(`lease:${l.lease}`))!;
+      await state.storage.put(`lease:${l.lease}`, { ...rec, expiresAt: Date.now() - 1 });
+    });
+    for (const s of [1, 2]) await contribute(slug, makeDelta(s, 1e-4));
+    await waitFor('the round to close', () => status(slug), (s) => s.state === 'idle' && s.baseVersion === version + 1);
+    expect((await currentVersion(slug)).manifest.meta).toMatchObject({ contributions: 2 });
+    expect(await scratch()).toBe(0);
   });
 });
 

@@ -35,7 +35,10 @@ export interface RoundContribution {
 }
 
 export interface BuildInput {
+  /** Where the base and momentum shards are read and the new version's shards written. */
   blobs: Blobs;
+  /** Where the contributions' delta shards are read (default: `blobs`). */
+  deltas?: Blobs;
   base: CheckpointManifest;
   momentum: MomentumIndex | null;
   contributions: RoundContribution[];
@@ -69,6 +72,7 @@ function asFloat32(bytes: Uint8Array): Float32Array {
 
 export async function buildVersion(input: BuildInput): Promise<BuildOutput> {
   const { blobs, base, config } = input;
+  const deltaBlobs = input.deltas ?? blobs;
   const maxShard = input.maxShardBytes ?? MAX_SHARD_BYTES;
   const meter = input.meter ?? new MemoryMeter();
   const n = input.contributions.length;
@@ -108,7 +112,7 @@ export async function buildVersion(input: BuildInput): Promise<BuildOutput> {
       const out = new Float32Array(count);
       let o = 0;
       for (const r of shardRanges(start, count, DELTA_BYTES_PER_ELEMENT, maxShard)) {
-        widenFloat16Into(await blobs.get(hashes[r.shard], { offset: r.offset, length: r.length }), out, o);
+        widenFloat16Into(await deltaBlobs.get(hashes[r.shard], { offset: r.offset, length: r.length }), out, o);
         o += r.length / DELTA_BYTES_PER_ELEMENT;
       }
       return out;

@@ -41,7 +41,8 @@ import { MAX_SHARD_BYTES, type CheckpointManifest } from '../../shared/weights/f
 import { sha256Hex } from '../../shared/weights/sha256.ts';
 import type { Env } from '../env.ts';
 import { Registry } from '../registry.ts';
-import { storageBlobs } from './r2-blobs.ts';
+import { roundBlobs, storageBlobs } from './r2-blobs.ts';
+import { Storage } from '../storage.ts';
 import { buildVersion, type MomentumIndex, type RoundContribution } from './build-version.ts';
 
 export type Refusal = { ok: false; status: 400 | 404 | 409 | 410 | 422; reason: RejectReason | 'no_version' | 'bad_config'; message: string };
@@ -180,6 +181,7 @@ export class PairRound extends DurableObject<Env> {
     if (r.state === 'open') {
       // The owner pushed a new version mid-round: these deltas are against a stale base.
       await this.record({ round: r.number, at: this.now(), kind: 'abandoned', reason: `stale_base: version ${pair.currentVersion} replaced ${r.baseVersion}` });
+      await new Storage(this.env.WEIGHTS).deleteRoundShards(slug, r.number);
     }
     const version = await registry.getVersion(slug, pair.currentVersion);
     const manifest = version!.manifest;
@@ -276,7 +278,7 @@ export class PairRound extends DurableObject<Env> {
     if (actual !== hash) return this.reject(r.number, lease, refuse('hash_mismatch', `${net} shard ${index}: its SHA-256 is ${actual}, not ${hash}`));
     const decoded = decodeDeltaShard(bytes);
     if (!decoded.finite) return this.reject(r.number, lease, refuse('not_finite', `${net} shard ${index} holds NaN or infinite values`));
-    await storageBlobs(this.env.WEIGHTS).put(hash, bytes);
+    await roundBlobs(this.env.WEIGHTS, await this.slug(), lease.round).put(hash, bytes);
     // Other uploads of this lease may have run during the R2 write: record on a fresh read, and
     // only if the lease did not commit or close meanwhile.
     const fresh = (await this.ctx.storage.get<LeaseRecord>(leaseKey(lease.id)))!;
@@ -416,6 +418,7 @@ export class PairRound extends DurableObject<Env> {
       let writes = 0;
       const built = await buildVersion({
         blobs: storageBlobs(this.env.WEIGHTS),
+        deltas: roundBlobs(this.env.WEIGHTS, slug, r.number),
         base,
         momentum: outer?.version === r.baseVersion ? outer.momentum : null,
         contributions,
@@ -475,5 +478,7 @@ export class PairRound extends DurableObject<Env> {
     await this.ctx.storage.put(puts);
     await this.ctx.storage.delete([...old, 'pendingOuter']);
     await this.ctx.storage.deleteAlarm();
+    // The round's deltas (counted or not, e.g. a vanished contributor's partial upload) are done with.
+    await new Storage(this.env.WEIGHTS).deleteRoundShards(await this.slug(), r.number);
   }
 }

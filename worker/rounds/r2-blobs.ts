@@ -17,3 +17,19 @@ export function storageBlobs(bucket: R2Bucket): Blobs {
     },
   };
 }
+
+/** One round's delta shards (scratch, deleted when the round ends). */
+export function roundBlobs(bucket: R2Bucket, slug: string, round: number): Blobs {
+  const storage = new Storage(bucket);
+  return {
+    async put(hash, bytes) {
+      const buf = bytes.byteOffset === 0 && bytes.byteLength === bytes.buffer.byteLength ? bytes.buffer : bytes.slice().buffer;
+      await storage.putRoundShard(slug, round, hash, buf as ArrayBuffer);
+    },
+    async get(hash, range) {
+      const obj = await storage.getRoundShard(slug, round, hash, range);
+      if (!obj) throw new Error(`delta shard ${hash} of round ${round} is not stored`);
+      return new Uint8Array(await new Response(obj.body).arrayBuffer());
+    },
+  };
+}
