@@ -4,7 +4,7 @@
  * float16 shards → commit. The network and the training are passed in, so the protocol is the
  * same code everywhere and the images never leave the contributor's machine.
  */
-import { NETWORKS, type NetworkName } from '../model/config.ts';
+import { NETWORKS, type ModelConfig, type NetworkName } from '../model/config.ts';
 import { decodeGroup } from '../weights/checkpoint.ts';
 import type { CheckpointManifest } from '../weights/format.ts';
 import { validateManifest } from '../weights/manifest.ts';
@@ -22,8 +22,13 @@ export interface LocalTraining {
   losses: Record<string, number>;
 }
 
-/** Trains the four networks from `base` with the lease's settings (fresh optimizer state). */
-export type RoundTrainer = (base: Weights, lease: Lease, onStep: (step: number, losses: Record<string, number>) => void) => Promise<LocalTraining>;
+/** Trains the four networks (of `config`) from `base` with the lease's settings (fresh optimizer state). */
+export type RoundTrainer = (
+  base: Weights,
+  lease: Lease,
+  onStep: (step: number, losses: Record<string, number>) => void,
+  config: ModelConfig,
+) => Promise<LocalTraining>;
 
 export type ContributorEvent =
   | { kind: 'leased'; lease: Lease }
@@ -99,7 +104,7 @@ export async function contributeRound(o: ContributeOptions): Promise<RoundSummar
   for (const net of NETWORKS) baseWeights[net] = await decodeGroup(manifest, net, fetchShard);
   o.onEvent?.({ kind: 'downloaded', bytes: downloaded });
 
-  const local = await o.trainer(baseWeights, lease, (step, losses) => o.onEvent?.({ kind: 'step', step, of: lease.train.steps, losses }));
+  const local = await o.trainer(baseWeights, lease, (step, losses) => o.onEvent?.({ kind: 'step', step, of: lease.train.steps, losses }), manifest.config);
 
   const norms = {} as Record<NetworkName, number>;
   const shards = {} as Record<NetworkName, string[]>;

@@ -1,0 +1,198 @@
+/**
+ * `stripes contribute`: a headless contributor to a pair's community training rounds (a GPU box
+ * or a laptop). Each round: lease → fetch the base version → K local steps of the shared
+ * training step on the images in --a and --b (which never leave this machine) → upload the
+ * float16 delta → commit. The protocol is shared/rounds/client.ts, the same code the browser runs.
+ */
+import type { NetworkName } from '../../shared/model/config.ts';
+import { contributeRound, RoundClientError, type RoundSummary, type RoundTrainer, type Weights } from '../../shared/rounds/client.ts';
+import type { Lease } from '../../shared/rounds/protocol.ts';
+import { parseCommandArgs, required, type Command } from '../command.ts';
+import { CliError, usageError } from '../errors.ts';
+import { ProgressBar } from '../progress.ts';
+import { loadDomain, type Domain } from '../train/data.ts';
+import { ApiClient, createToken } from '../remote.ts';
+import { isNodeBackend, NODE_BACKENDS, type NodeBackend } from '../tf-backend.ts';
+
+const NAME = 'contribute';
+
+const USAGE = `usage: stripes contribute --server URL --pair SLUG --a DIR --b DIR [--rounds N] [--token T] [--backend wasm|cpu] [--seed N]
+
+Lends this machine to a pair's community training: takes a lease, trains the pair's four networks
+for the round's K steps on the images in --a and --b (they never leave this machine), uploads the
+change (local − base) as float16 shards and commits it. Repeats for --rounds rounds (default 1).
+
+  --server URL    the Stripes server, e.g. http://127.0.0.1:8787
+  --pair SLUG     the pair to train
+  --a DIR         images of domain A        --b DIR   images of domain B
+  --rounds N      rounds to contribute to (default 1)
+  --token T       API token (default: $STRIPES_TOKEN, else a new one is made)
+  --backend B     TF.js backend: ${NODE_BACKENDS.join(' or ')} (default wasm)
+  --seed N        seed for cropping, flipping and the fake pools (default 1)`;
+
+/** The reference resizes to 286 before 256 crops: the same ratio at other crop sizes. */
+export function loadSizeFor(cropSize: number): number {
+  return Math.round((cropSize * 286) / 256);
+}
+
+function positiveInt(name: string, v: string | undefined, def: number): number {
+  if (v === undefined) return def;
+  const n = Number(v);
+  if (!Number.isInteger(n) || n < 1) throw usageError(NAME, `--${name} must be a positive integer, got ${JSON.stringify(v)}`);
+  return n;
+}
+
+/**
+ * Trains with the project's training step from the lease's base and settings, with fresh Adam
+ * state each round (DiLoCo's inner optimizer). Heavy imports stay inside so `stripes help` is fast.
+ */
+export type DomainLoader = (loadSize: number) => { A: Domain; B: Domain };
+
+/** Reads --a and --b at a load size (once per size). */
+export function folderDomains(dirs: { a: string; b: string }, log: (m: string) => void): DomainLoader {
+  return (loadSize) => ({ A: loadDomain(dirs.a, '--a', loadSize, undefined, log), B: loadDomain(dirs.b, '--b', loadSize, undefined, log) });
+}
+
+export async function tfTrainer(load: DomainLoader, backend: NodeBackend, seed: number): Promise<RoundTrainer> {
+  const [{ useBackend }, tf, { createCycleGAN, exportWeights, disposeCycleGAN }, { trainStep }, { ImagePool }, data, { Rng }] = await Promise.all([
+    import('../tf-backend.ts'),
+    import('@tensorflow/tfjs-core'),
+    import('../../shared/train/cyclegan.ts'),
+    import('../../shared/train/train-step.ts'),
+    import('../../shared/train/image-pool.ts'),
+    import('../train/data.ts'),
+    import('../train/rng.ts'),
+  ]);
+  await useBackend(backend);
+  const rng = new Rng(seed);
+  const domains = new Map<number, { A: Domain; B: Domain }>();
+
+  return async (base: Weights, lease: Lease, onStep, config) => {
+    const t = lease.train;
+    if (t.optimizer !== 'adam') throw new CliError(`round ${lease.round} asks for ${t.optimizer} steps; stripes contribute trains with Adam only`);
+    const loadSize = loadSizeFor(t.cropSize);
+    let dom = domains.get(loadSize);
+    if (!dom) {
+      dom = load(loadSize);
+      domains.set(loadSize, dom);
+    }
+    const sampler = new data.UnalignedSampler(dom.A.images.length, dom.B.images.length, rng);
+    const model = createCycleGAN(config, { weights: base }, { lr: t.lr, beta1: t.beta1, beta2: t.beta2, eps: 1e-8 });
+    const pools = { A: new ImagePool(50, () => rng.random()), B: new ImagePool(50, () => rng.random()) };
+    const sums: Record<string, number> = {};
+    try {
+      for (let step = 1; step <= t.steps; step++) {
+        const batch = data.nextBatch(dom.A, dom.B, sampler, rng, { loadSize, cropSize: t.cropSize, flip: true }, t.batchSize);
+        const realA = tf.tensor4d(batch.a, batch.shape);
+        const realB = tf.tensor4d(batch.b, batch.shape);
+        let losses;
+        try {
+          losses = await trainStep(model, pools, realA, realB, { lr: t.lr, lambdas: { lambdaA: t.lambdaCycle, lambdaB: t.lambdaCycle, lambdaIdentity: t.lambdaIdentity } });
+        } finally {
+          realA.dispose();
+          realB.dispose();
+        }
+        for (const [k, v] of Object.entries(losses)) {
+          if (!Number.isFinite(v)) throw new CliError(`training diverged at step ${step} of round ${lease.round}: ${k} is ${v}; nothing was uploaded`);
+          sums[k] = (sums[k] ?? 0) + v;
+        }
+        onStep(step, losses);
+      }
+      const weights = (await exportWeights(model)) as Weights;
+      return {
+        weights,
+        steps: t.steps,
+        samples: t.steps * t.batchSize,
+        losses: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / t.steps])),
+      };
+    } finally {
+      disposeCycleGAN(model);
+      pools.A.dispose();
+      pools.B.dispose();
+    }
+  };
+}
+
+function summaryLine(s: RoundSummary, seconds: number): string {
+  const losses = Object.entries(s.losses)
+    .map(([k, v]) => `${k} ${v.toFixed(3)}`)
+    .join(' ');
+  const norms = (Object.keys(s.norms) as NetworkName[]).map((n) => `${n} ${s.norms[n].toExponential(2)}`).join(', ');
+  return (
+    `round ${s.round}: ${s.steps} steps on version ${s.baseVersion} in ${seconds.toFixed(1)} s; mean losses ${losses}; ` +
+    `‖δ‖ ${norms}; uploaded ${(s.uploadedBytes / 2 ** 20).toFixed(2)} MiB; ${s.receipt.repeated ? 'already ' : ''}accepted (${s.receipt.committed} of ${s.receipt.quorum.max} for this round)`
+  );
+}
+
+export const command: Command = {
+  name: NAME,
+  summary: "train a pair's networks in its community rounds on local images",
+  usage: USAGE,
+  async run(argv) {
+    const { values } = parseCommandArgs(
+      NAME,
+      argv,
+      {
+        server: { type: 'string' },
+        pair: { type: 'string' },
+        a: { type: 'string' },
+        b: { type: 'string' },
+        rounds: { type: 'string' },
+        token: { type: 'string' },
+        backend: { type: 'string' },
+        seed: { type: 'string' },
+      },
+      { min: 0, max: 0, names: 'no positional arguments' },
+    );
+    const server = required(NAME, 'server', values.server);
+    const slug = required(NAME, 'pair', values.pair);
+    const a = required(NAME, 'a', values.a);
+    const b = required(NAME, 'b', values.b);
+    const rounds = positiveInt('rounds', values.rounds, 1);
+    const seed = positiveInt('seed', values.seed, 1);
+    const backend = values.backend ?? 'wasm';
+    if (!isNodeBackend(backend)) throw usageError(NAME, `--backend must be ${NODE_BACKENDS.join(' or ')}, got ${JSON.stringify(backend)}`);
+    const log = (m: string) => process.stderr.write(m + '\n');
+
+    let client = new ApiClient(server, values.token ?? process.env.STRIPES_TOKEN);
+    if (!client.token) {
+      const t = await createToken(client, 'stripes contribute');
+      client = new ApiClient(server, t.token);
+      log(`made a new API token (id ${t.id}); pass --token ${t.token} to keep contributing under it`);
+    }
+    const trainer = await tfTrainer(folderDomains({ a, b }, log), backend, seed);
+
+    for (let r = 1; r <= rounds; r++) {
+      let bar: ProgressBar | null = null;
+      const started = performance.now();
+      let summary: RoundSummary;
+      try {
+        summary = await contributeRound({
+          server: client.server,
+          slug,
+          token: client.token!,
+          trainer,
+          name: 'stripes contribute',
+          onEvent: (e) => {
+            if (e.kind === 'leased') {
+              log(`round ${e.lease.round}: leased ${e.lease.lease} on version ${e.lease.baseVersion}, ${e.lease.train.steps} steps at lr ${e.lease.train.lr.toExponential(2)}, deadline ${new Date(e.lease.deadline).toISOString()}`);
+              bar = new ProgressBar({ total: e.lease.train.steps, unit: 'step', label: `round ${e.lease.round}` });
+            } else if (e.kind === 'step') {
+              bar?.setDetail(`G_A ${e.losses.G_A?.toFixed(3)} cycle_A ${e.losses.cycle_A?.toFixed(3)} D_A ${e.losses.D_A?.toFixed(3)}`);
+              bar?.tick();
+            } else if (e.kind === 'uploaded' && e.index === 0 && e.network === 'G_AB') {
+              bar?.done();
+              bar = null;
+            }
+          },
+        });
+      } catch (e) {
+        (bar as ProgressBar | null)?.done();
+        if (e instanceof RoundClientError) throw new CliError(e.message);
+        throw e;
+      }
+      log(summaryLine(summary, (performance.now() - started) / 1000));
+    }
+    return 0;
+  },
+};
