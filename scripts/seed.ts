@@ -1,21 +1,35 @@
 /**
  * Seeds the demo pair into a running server, once: a restart finds it and changes nothing.
  *
- * Until the demo-pair issue lands a trained checkpoint, the demo is a tiny-preset network at its
- * reference initialisation: it runs, but it has learned nothing, and its description says so.
- * STRIPES_DEMO_CHECKPOINT=DIR seeds a checkpoint folder instead.
+ * The demo is `demo/pair.json` (metadata) with its checkpoint folder (`demo/checkpoint`) when the
+ * repo has them. Without them it is an untrained placeholder, slug `demo`: the tiny preset at its
+ * reference initialisation, so the app has a model to load; its title and description say so.
+ * STRIPES_DEMO_CHECKPOINT=DIR seeds that checkpoint folder under the demo metadata instead.
  */
 import { existsSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
+import { join, resolve } from 'node:path';
 import { readCheckpointDir, type CheckpointSource } from '../cli/checkpoint-dir.ts';
 import { ApiClient, createPair, createToken, getPair, pushCheckpoint } from '../cli/remote.ts';
+import { PairCreateSchema, type PairCreate } from '../shared/api/pairs.ts';
 import { NETWORKS, presetConfig } from '../shared/model/config.ts';
 import { initValues } from '../shared/model/init.ts';
 import { encodeCheckpoint, type NetworkParams } from '../shared/weights/checkpoint.ts';
 import { specsFor } from '../shared/weights/manifest.ts';
 
-export const DEMO_SLUG = 'demo';
+const ROOT = resolve(new URL('..', import.meta.url).pathname);
+// STRIPES_DEMO_DIR points elsewhere (tests).
+const DEMO_DIR = process.env.STRIPES_DEMO_DIR ?? join(ROOT, 'demo');
+
+const PLACEHOLDER: PairCreate = {
+  slug: 'demo',
+  title: 'Demo pair (untrained placeholder)',
+  domainA: 'A',
+  domainB: 'B',
+  description:
+    'An UNTRAINED placeholder: the tiny preset at its reference initialisation, so the app has a model to load. Its outputs are noise-like; a trained demo pair replaces it.',
+  licence: 'MIT',
+};
 
 async function placeholderCheckpoint(): Promise<CheckpointSource> {
   const config = presetConfig('tiny');
@@ -25,8 +39,32 @@ async function placeholderCheckpoint(): Promise<CheckpointSource> {
   return { where: 'placeholder', manifest: ckpt.manifest, fetchShard: async (h) => ckpt.shards.get(h)! };
 }
 
+/** The trained demo from demo/pair.json and its checkpoint folder, or null while the repo has none. */
+async function repoDemo(): Promise<{ pair: PairCreate; dir: string } | null> {
+  const file = join(DEMO_DIR, 'pair.json');
+  if (!existsSync(file)) return null;
+  const meta = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
+  const dir = join(DEMO_DIR, typeof meta.checkpoint === 'string' ? meta.checkpoint : 'checkpoint');
+  if (!existsSync(join(dir, 'manifest.json'))) return null;
+  const pair = PairCreateSchema.parse({
+    slug: meta.slug,
+    title: meta.title,
+    domainA: meta.domainA,
+    domainB: meta.domainB,
+    description: meta.description,
+    licence: meta.licence,
+  });
+  return { pair, dir };
+}
+
 /** Seeds the demo pair unless it is there; returns one line saying what happened. */
 export async function seedDemo(server: string, stateDir: string): Promise<string> {
+  const override = process.env.STRIPES_DEMO_CHECKPOINT;
+  const demo = await repoDemo();
+  const pairMeta = demo?.pair ?? PLACEHOLDER;
+  const dir = override ?? demo?.dir;
+  const slug = pairMeta.slug;
+
   // The demo's owner token lives beside the local state it owns, so a restart can finish a seed a crash interrupted.
   const tokenFile = join(stateDir, 'stripes-demo-token');
   let token = existsSync(tokenFile) ? (await readFile(tokenFile, 'utf8')).trim() : '';
@@ -36,22 +74,10 @@ export async function seedDemo(server: string, stateDir: string): Promise<string
     await writeFile(tokenFile, token + '\n', { mode: 0o600 });
   }
   const client = new ApiClient(server, token);
-  const pair = await getPair(client, DEMO_SLUG);
-  if (pair?.currentVersion) return `demo pair "${DEMO_SLUG}" is there (version ${pair.currentVersion})`;
-  const dir = process.env.STRIPES_DEMO_CHECKPOINT;
-  if (!pair) {
-    await createPair(client, {
-      slug: DEMO_SLUG,
-      title: dir ? 'Demo pair' : 'Demo pair (untrained placeholder)',
-      domainA: 'A',
-      domainB: 'B',
-      description: dir
-        ? `Seeded from ${dir}.`
-        : 'An UNTRAINED placeholder: the tiny preset at its reference initialisation, so the app has a model to load. Its outputs are noise-like; a trained demo pair replaces it.',
-      licence: 'MIT',
-    });
-  }
+  const pair = await getPair(client, slug);
+  if (pair?.currentVersion) return `demo pair "${slug}" is there (version ${pair.currentVersion})`;
+  if (!pair) await createPair(client, pairMeta);
   const source = dir ? await readCheckpointDir(dir) : await placeholderCheckpoint();
-  const { number } = await pushCheckpoint(client, DEMO_SLUG, source);
-  return `seeded demo pair "${DEMO_SLUG}" version ${number}${dir ? ` from ${dir}` : ' (untrained placeholder)'}`;
+  const { number } = await pushCheckpoint(client, slug, source);
+  return `seeded demo pair "${slug}" version ${number}${dir ? ` from ${dir}` : ' (untrained placeholder)'}`;
 }
