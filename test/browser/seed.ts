@@ -8,16 +8,25 @@ import { ApiClient, createPair, createToken, pushCheckpoint } from '../../cli/re
 import { api } from '../../shared/api/paths.ts';
 import type { PairCreate } from '../../shared/api/pairs.ts';
 import type { EncodedCheckpoint } from '../../shared/weights/checkpoint.ts';
-import { DEMO_SLUG } from '../../scripts/seed.ts';
+import type { Pair, PairList } from '../../shared/api/pairs.ts';
 import { ROOT } from './server.ts';
 
-export { DEMO_SLUG };
+/** The demo pair `npm start` seeded: on a fresh server it is the only pair. */
+export async function seededDemo(server: string): Promise<Pair> {
+  const r = await fetch(server + api.pairs());
+  if (!r.ok) throw new Error(`GET ${api.pairs()}: HTTP ${r.status}`);
+  const { pairs } = (await r.json()) as PairList;
+  if (pairs.length !== 1) throw new Error(`a fresh server should hold only the demo pair, found ${pairs.map((p) => p.slug).join(', ') || 'none'}`);
+  if (pairs[0].currentVersion === null) throw new Error(`the demo pair "${pairs[0].slug}" has no version`);
+  return pairs[0];
+}
 
-/** Sets the demo pair's gallery samples: the test photo and a translation of it. */
-export async function addDemoSamples(server: string, stateDir: string): Promise<void> {
+/** Gives the demo pair gallery samples where it has none (the test photo and a translation of it). */
+export async function addDemoSamples(server: string, stateDir: string, demo: Pair): Promise<void> {
+  if (demo.samples.A.length && demo.samples.B.length) return;
   const token = (await readFile(join(stateDir, 'stripes-demo-token'), 'utf8')).trim();
   for (const [domain, file] of [['A', 'chelsea.png'], ['B', 'chelsea.AtoB.png']] as const) {
-    const r = await fetch(server + api.sample(DEMO_SLUG, domain, 0), {
+    const r = await fetch(server + api.sample(demo.slug, domain, 0), {
       method: 'PUT',
       headers: { 'content-type': 'image/png', authorization: `Bearer ${token}` },
       body: (await readFile(join(ROOT, 'test/fixtures/images', file))) as Uint8Array<ArrayBuffer>,

@@ -15,7 +15,7 @@ import { validateManifest } from '../../shared/weights/manifest.ts';
 import { api } from '../../shared/api/paths.ts';
 import { launchBrowser, type Browser } from './browser.ts';
 import { browserWeightsAsCheckpoint, cliTranslate, maxLevelDiff } from './reference.ts';
-import { addDemoSamples, DEMO_SLUG } from './seed.ts';
+import { addDemoSamples, seededDemo } from './seed.ts';
 import { ROOT, startLocalServer, type LocalServer } from './server.ts';
 
 const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
@@ -23,6 +23,8 @@ const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
 const PHOTO = join(ROOT, 'test/fixtures/images/chelsea.png');
 
 let server: LocalServer;
+/** The slug of the demo pair `npm start` seeded. */
+let DEMO_SLUG: string;
 let browser: Browser;
 let tmp: string;
 let model: string;
@@ -33,7 +35,9 @@ const shardRequests: string[] = [];
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stripes-web-test-'));
   server = await startLocalServer();
-  await addDemoSamples(server.url, server.stateDir);
+  const demo = await seededDemo(server.url);
+  DEMO_SLUG = demo.slug;
+  await addDemoSamples(server.url, server.stateDir, demo);
   model = join(tmp, 'model');
   await browserWeightsAsCheckpoint(server.url, DEMO_SLUG, model);
   // SwiftShader's WebGPU and WebGL are correct but slow: the GPU backends get a 38×29 crop.
@@ -211,6 +215,30 @@ describe('web app in Chromium', () => {
     expect(await error.textContent()).toContain('could not be read as an image');
     const ok = await translate(page, smallPhoto, 'AtoB');
     expect(ok.width).toBe(38);
+    await page.close();
+  });
+
+  it('takes an image dropped on the page or pasted into it', async () => {
+    const page = await openPair('wasm');
+    const bytes = [...(await readFile(smallPhoto))];
+    const out = page.locator('[data-testid=translate-output]');
+    for (const how of ['drop', 'paste'] as const) {
+      const before = Number(await out.getAttribute('data-count'));
+      await page.evaluate(
+        ({ bytes, how }) => {
+          const dt = new DataTransfer();
+          dt.items.add(new File([new Uint8Array(bytes)], 'photo.png', { type: 'image/png' }));
+          const ev =
+            how === 'drop'
+              ? new DragEvent('drop', { dataTransfer: dt, bubbles: true, cancelable: true })
+              : new ClipboardEvent('paste', { clipboardData: dt, bubbles: true, cancelable: true });
+          (how === 'drop' ? document.querySelector('[aria-label="Image drop zone"]')! : document.body).dispatchEvent(ev);
+        },
+        { bytes, how },
+      );
+      await expect.poll(async () => Number(await out.getAttribute('data-count')), { timeout: 60_000 }).toBe(before + 1);
+      expect(await out.evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([38, 29]);
+    }
     await page.close();
   });
 
