@@ -40,6 +40,9 @@ PNG/JPEG images, as the reference implementation does: each image resized to the
 losses, Adam 2e-4 (β 0.5, 0.999), constant for the first half of --iters then decaying to zero.
 A is visited in a shuffled order each epoch, B drawn at random. The same seed gives the same run.
 
+With --resume, options left out come from the checkpoint and options given must match it; the
+run then continues exactly as if it had never stopped (on the same backend).
+
 --out DIR always holds the latest checkpoint (stripes translate --model DIR uses it) and a
 report, DIR/index.html: sample translations per checkpoint and the loss curves.
 
@@ -188,14 +191,14 @@ function checkResume(p: Parsed, saved: RunSpec, out: string): void {
   const want = (flag: string, given: unknown, have: unknown) => {
     if (given !== undefined && given !== have) diffs.push(`${flag} ${given} (the checkpoint has ${have})`);
   };
+  const describe = (m: ModelConfig) => `ngf ${m.generator.ngf}, ${m.generator.nBlocks} blocks, ndf ${m.discriminator.ndf}`;
   if (p.preset !== undefined) {
-    const pc = presetConfig(p.preset as 'small');
-    if (p.ngf === undefined) want('--preset/ngf', pc.generator.ngf, c.generator.ngf);
-    if (p.blocks === undefined) want('--preset/blocks', pc.generator.nBlocks, c.generator.nBlocks);
-    want('--preset/ndf', pc.discriminator.ndf, c.discriminator.ndf);
+    const asked = specFromArgs(p).config;
+    if (JSON.stringify(asked) !== JSON.stringify(c)) diffs.push(`--preset ${p.preset} gives ${describe(asked)} (the checkpoint has ${describe(c)})`);
+  } else {
+    want('--ngf', p.ngf, c.generator.ngf);
+    want('--blocks', p.blocks, c.generator.nBlocks);
   }
-  want('--ngf', p.ngf, c.generator.ngf);
-  want('--blocks', p.blocks, c.generator.nBlocks);
   want('--load-size', p.loadSize, saved.loadSize);
   want('--crop-size', p.cropSize, saved.cropSize);
   want('--no-flip', p.flip === false ? 'set' : undefined, saved.flip ? 'not set' : 'set');
