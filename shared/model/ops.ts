@@ -62,15 +62,38 @@ export function reflectPad(x: Tensor4D, p: number | [number, number]): Tensor4D 
 export const INSTANCE_NORM_EPS = 1e-5;
 
 /**
+ * Backends whose average pool over the whole image beats their own `mean` over H and W
+ * (measured on [1,256,256,64]: wasm 10 ms vs 141 ms, cpu 0.3 s vs 2.3 s; their mean first
+ * transposes the reduced axes innermost). GPU backends keep `mean`: a global-window pool
+ * there is one long loop per channel. The choice changes speed only, not the numbers' meaning.
+ */
+const POOL_MEAN_BACKENDS = new Set(['wasm', 'cpu']);
+
+/** Mean over H and W, keeping dims: `[n, h, w, c]` → `[n, 1, 1, c]`. */
+function spatialMean(x: Tensor4D): Tensor4D {
+  if (!POOL_MEAN_BACKENDS.has(tf.getBackend())) return tf.mean(x, [1, 2], true);
+  const meanByPool = tf.customGrad((input: Tensor | tf.GradSaveFunc) => {
+    const t = input as Tensor4D;
+    const [, h, w] = t.shape;
+    const value = tf.avgPool(t, [h, w], 1, 'valid');
+    // The gradient of a mean spreads dy evenly; written out so no backend's AvgPoolGrad loop runs.
+    const gradFunc = (dy: Tensor4D) => tf.broadcastTo(tf.div(dy, h * w), t.shape);
+    return { value, gradFunc };
+  }) as (t: Tensor4D) => Tensor4D;
+  return meanByPool(x);
+}
+
+/**
  * InstanceNorm2d(affine=False, track_running_stats=False): per sample and channel over H and W,
- * biased variance, eps 1e-5. Built on moments rather than tf.batchNorm, whose gradient throws
+ * biased variance, eps 1e-5. Built from means rather than tf.batchNorm, whose gradient throws
  * for 4-D statistics.
  */
 export function instanceNorm(x: Tensor4D): Tensor4D {
   checkRank4(x, 'instanceNorm');
   return tf.tidy(() => {
-    const { mean, variance } = tf.moments(x, [1, 2], true);
-    return tf.mul(tf.sub(x, mean), tf.rsqrt(tf.add(variance, INSTANCE_NORM_EPS))) as Tensor4D;
+    const centred = tf.sub(x, spatialMean(x));
+    const variance = spatialMean(tf.square(centred) as Tensor4D);
+    return tf.mul(centred, tf.rsqrt(tf.add(variance, INSTANCE_NORM_EPS))) as Tensor4D;
   });
 }
 
