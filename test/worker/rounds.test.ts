@@ -231,11 +231,12 @@ describe('crash safety', () => {
       o.failAfterWrites = null;
       await o.alarm();
     });
-    const got = await currentVersion(crashy.slug);
+    // It goes on one network per alarm until the version is whole.
+    const got = await waitForVersion(crashy.slug, crashy.version + 1);
     expect(got.number).toBe(crashy.version + 1);
     expect(got.manifest.groups).toEqual(want.manifest.groups);
     expect(got.manifest.meta).toMatchObject({ contributions: 2 });
-    const s = await status(crashy.slug);
+    const s = await waitFor('the round to finish', () => status(crashy.slug), (s) => s.state === 'idle');
     expect(s.history.filter((h) => h.kind === 'aggregated')).toHaveLength(1);
 
     // A further retry after success (e.g. a duplicate alarm) changes nothing.

@@ -70,7 +70,43 @@ function asFloat32(bytes: Uint8Array): Float32Array {
   return new Float32Array(b.buffer, b.byteOffset, b.byteLength / 4);
 }
 
+/** What one network contributes to the next version: its float32 group, momentum and float16 copy. */
+export interface NetworkPart {
+  group: WeightGroup;
+  momentum: { paths: string[]; sizes: number[] };
+  float16?: WeightGroup;
+}
+export type NetworkParts = Partial<Record<NetworkName, NetworkPart>>;
+
+/** The whole next version in one go (tests, the benchmark, small pairs). */
 export async function buildVersion(input: BuildInput): Promise<BuildOutput> {
+  return assembleVersion(input.base, await buildNetworks(input, NETWORKS), input.meta);
+}
+
+/**
+ * The next version's manifest from its networks' parts, in the format's network order whatever
+ * order they were built in, so building a network per alarm gives the same manifest.
+ */
+export function assembleVersion(base: CheckpointManifest, parts: NetworkParts, meta: Record<string, unknown>): BuildOutput {
+  const groups: CheckpointManifest['groups'] = {};
+  const f16groups: CheckpointManifest['groups'] = {};
+  const momentum: MomentumIndex = {};
+  for (const net of NETWORKS) {
+    if (!base.groups[net]) continue;
+    const part = parts[net];
+    if (!part) throw new Error(`assembleVersion: ${net} has not been built`);
+    groups[net] = part.group;
+    momentum[net] = part.momentum;
+    if (part.float16) f16groups[net] = part.float16;
+  }
+  const manifest: CheckpointManifest = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, config: base.config, groups };
+  if (Object.keys(f16groups).length) manifest.variants = { float16: f16groups };
+  manifest.meta = meta;
+  return { manifest, momentum };
+}
+
+/** Builds the listed networks of the next version (those the base holds). */
+export async function buildNetworks(input: BuildInput, nets: readonly NetworkName[]): Promise<NetworkParts> {
   const { blobs, base, config } = input;
   const deltaBlobs = input.deltas ?? blobs;
   const maxShard = input.maxShardBytes ?? MAX_SHARD_BYTES;
@@ -85,11 +121,8 @@ export async function buildVersion(input: BuildInput): Promise<BuildOutput> {
     return hash;
   };
 
-  const groups: CheckpointManifest['groups'] = {};
-  const f16groups: CheckpointManifest['groups'] = {};
-  const momentumOut: MomentumIndex = {};
-
-  for (const net of NETWORKS) {
+  const parts: NetworkParts = {};
+  for (const net of nets) {
     const group = base.groups[net];
     if (!group) continue;
     const length = group.sizes.reduce((a, b) => a + b, 0) / 4;
@@ -210,13 +243,7 @@ export async function buildVersion(input: BuildInput): Promise<BuildOutput> {
     await flushF16(true);
     f16Pending = [];
     if (outGroup.paths.length !== group.paths.length) throw new Error(`${net}: wrote ${outGroup.paths.length} shards for a base of ${group.paths.length}`);
-    groups[net] = outGroup;
-    momentumOut[net] = momGroup;
-    if (wantF16) f16groups[net] = f16Group;
+    parts[net] = { group: outGroup, momentum: momGroup, ...(wantF16 ? { float16: f16Group } : {}) };
   }
-
-  const manifest: CheckpointManifest = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, config: base.config, groups };
-  if (Object.keys(f16groups).length) manifest.variants = { float16: f16groups };
-  manifest.meta = input.meta;
-  return { manifest, momentum: momentumOut };
+  return parts;
 }

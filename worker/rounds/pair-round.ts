@@ -43,7 +43,7 @@ import type { Env } from '../env.ts';
 import { Registry } from '../registry.ts';
 import { roundBlobs, storageBlobs } from './r2-blobs.ts';
 import { Storage } from '../storage.ts';
-import { buildVersion, type MomentumIndex, type RoundContribution } from './build-version.ts';
+import { assembleVersion, buildNetworks, type BuildInput, type MomentumIndex, type NetworkParts, type RoundContribution } from './build-version.ts';
 
 export type Refusal = { ok: false; status: 400 | 404 | 409 | 410 | 422; reason: RejectReason | 'no_version' | 'bad_config'; message: string };
 export type RoundResult<T> = { ok: true; value: T } | Refusal;
@@ -416,7 +416,7 @@ export class PairRound extends DurableObject<Env> {
       const outer = await this.ctx.storage.get<OuterState>('outer');
       const contributions: RoundContribution[] = leases.map((l) => ({ samples: l.commit!.samples, norms: l.commit!.norms, shards: l.commit!.shards }));
       let writes = 0;
-      const built = await buildVersion({
+      const input: BuildInput = {
         blobs: storageBlobs(this.env.WEIGHTS),
         deltas: roundBlobs(this.env.WEIGHTS, slug, r.number),
         base,
@@ -432,7 +432,21 @@ export class PairRound extends DurableObject<Env> {
             throw new Error(`injected failure after ${writes} shard writes`);
           }
         },
-      });
+      };
+      // One network per alarm: each invocation has its own CPU budget (30 s by default), which
+      // the full preset's generators with many contributions need (bench/aggregate.ts).
+      const progress = (await this.ctx.storage.get<{ round: number; parts: NetworkParts }>('built')) ?? { round: r.number, parts: {} };
+      if (progress.round !== r.number) progress.parts = {};
+      const todo = NETWORKS.filter((n) => base.groups[n] && !progress.parts[n]);
+      if (todo.length) {
+        Object.assign(progress.parts, await buildNetworks(input, [todo[0]]));
+        await this.ctx.storage.put('built', { round: r.number, parts: progress.parts });
+        if (todo.length > 1) {
+          await this.ctx.storage.setAlarm(this.now());
+          return;
+        }
+      }
+      const built = assembleVersion(base, progress.parts, input.meta);
       // The momentum goes with the version it produced; written before `current` moves so a
       // crash in between finds it on retry.
       await this.ctx.storage.put('pendingOuter', { momentum: built.momentum, round: r.number } satisfies { momentum: MomentumIndex; round: number });
@@ -476,7 +490,7 @@ export class PairRound extends DurableObject<Env> {
     const puts: Record<string, unknown> = { round: next };
     if (version !== null && pending?.round === r.number) puts.outer = { version, momentum: pending.momentum } satisfies OuterState;
     await this.ctx.storage.put(puts);
-    await this.ctx.storage.delete([...old, 'pendingOuter']);
+    await this.ctx.storage.delete([...old, 'pendingOuter', 'built']);
     await this.ctx.storage.deleteAlarm();
     // The round's deltas (counted or not, e.g. a vanished contributor's partial upload) are done with.
     await new Storage(this.env.WEIGHTS).deleteRoundShards(await this.slug(), r.number);
