@@ -111,6 +111,17 @@ export function niceTicks(lo: number, hi: number, n = 5): number[] {
   return ticks;
 }
 
+/** Centred moving average over up to 2w+1 points, shrinking at the ends. */
+export function movingAverage(ys: number[], w: number): number[] {
+  return ys.map((_, i) => {
+    const lo = Math.max(0, i - w);
+    const hi = Math.min(ys.length - 1, i + w);
+    let sum = 0;
+    for (let j = lo; j <= hi; j++) sum += ys[j];
+    return sum / (hi - lo + 1);
+  });
+}
+
 const COLOURS = ['#1f77b4', '#d62728', '#2ca02c', '#ff7f0e', '#9467bd', '#8c564b'];
 
 function esc(s: string): string {
@@ -154,11 +165,17 @@ export function lineChart(title: string, series: Array<{ iter: number; values: R
   out.push(`<text transform="translate(14 ${(T + H - B) / 2}) rotate(-90)" text-anchor="middle" class="label">loss</text>`);
   keys.forEach((k, i) => {
     const colour = COLOURS[i % COLOURS.length];
-    const line = pts
-      .filter((p) => Number.isFinite(p.values[k]))
-      .map((p) => `${sx(p.iter).toFixed(1)},${sy(p.values[k]).toFixed(1)}`)
-      .join(' ');
-    if (line) out.push(`<polyline points="${line}" fill="none" stroke="${colour}" stroke-width="1.5"/>`);
+    const own = pts.filter((p) => Number.isFinite(p.values[k]));
+    const raw = own.map((p) => p.values[k]);
+    const poly = (ys: number[]) => own.map((p, j) => `${sx(p.iter).toFixed(1)},${sy(ys[j]).toFixed(1)}`).join(' ');
+    // GAN losses jump from one iteration to the next: draw them faintly and their trend on top.
+    const w = Math.floor(raw.length / 40);
+    if (w >= 2) {
+      out.push(`<polyline points="${poly(raw)}" fill="none" stroke="${colour}" stroke-width="1" opacity="0.25"/>`);
+      out.push(`<polyline points="${poly(movingAverage(raw, w))}" fill="none" stroke="${colour}" stroke-width="2"/>`);
+    } else if (own.length) {
+      out.push(`<polyline points="${poly(raw)}" fill="none" stroke="${colour}" stroke-width="1.5"/>`);
+    }
     const lx = W - R - 8 - (keys.length - i) * 80;
     out.push(`<rect x="${lx}" y="${T - 16}" width="14" height="3" fill="${colour}"/><text x="${lx + 18}" y="${T - 13}" dominant-baseline="middle" class="legend">${esc(k)}</text>`);
   });

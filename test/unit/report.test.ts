@@ -1,6 +1,6 @@
 // The training report: bounded loss history that resumes, readable charts, one image row per checkpoint.
 import { describe, expect, it } from 'vitest';
-import { groupLosses, lineChart, LossHistory, niceTicks, renderReport, SAMPLE_NAMES } from '../../cli/train/report.ts';
+import { groupLosses, lineChart, LossHistory, movingAverage, niceTicks, renderReport, SAMPLE_NAMES } from '../../cli/train/report.ts';
 
 describe('LossHistory', () => {
   it('keeps exact means while the history is short', () => {
@@ -63,6 +63,16 @@ describe('charts', () => {
     expect(svg).toContain('>loss<');
     expect(svg).toContain('>cycle_B<');
     expect(svg).toContain('>20<');
+  });
+});
+
+describe('long histories', () => {
+  it('draw a faint raw line and a moving-average trend per loss', () => {
+    const series = Array.from({ length: 200 }, (_, i) => ({ iter: i + 1, values: { D_A: i % 2 } }));
+    const svg = lineChart('D', series, ['D_A']);
+    expect(svg.match(/<polyline/g)).toHaveLength(2);
+    expect(svg).toContain('opacity="0.25"');
+    expect(movingAverage([0, 1, 0, 1, 0], 1)).toEqual([0.5, 1 / 3, 2 / 3, 1 / 3, 0.5]);
   });
 });
 
