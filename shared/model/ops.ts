@@ -167,9 +167,9 @@ export function convTransposeAsConvWeight(wT: Tensor4D): Tensor4D {
  * PyTorch's ConvTranspose2d(k=3, stride=2, padding=1, output_padding=1) with bias, as one 2×2
  * conv over the input (padded by a zero row and column at the bottom/right) into 4·cout
  * channels, then a pixel shuffle by reshape/transpose. Same numbers as the transposed conv, but
- * on wasm it runs through XNNPACK instead of the backend's naive transposed-conv loop (the
- * whole generator forward measured 1.45× faster), and unlike tf.depthToSpace the shuffle is
- * fast and has a gradient.
+ * on wasm it runs through XNNPACK instead of the stock backend's naive transposed-conv loop
+ * (each up layer about 5× faster, the `full` forward 1.6–1.8×), needs no backend-specific
+ * kernel, and unlike tf.depthToSpace the shuffle is fast and has a gradient.
  * `wT` is `[3, 3, cout, cin]` (TF.js conv2dTranspose's filter layout), `b` is `[cout]`.
  */
 export function convTranspose3x3s2(x: Tensor4D, wT: Tensor4D, b: Tensor1D): Tensor4D {
