@@ -261,3 +261,24 @@ describe('crash safety', () => {
     expect(s.history.filter((h) => h.kind === 'aggregated')).toEqual([expect.objectContaining({ version: version + 1 })]);
   });
 });
+
+describe('the round API', () => {
+  it('is described in the OpenAPI document', async () => {
+    const doc = await (await call('/api/openapi.json')).json<{ paths: Record<string, Record<string, unknown>> }>();
+    expect(Object.keys(doc.paths['/api/pairs/{slug}/round'])).toEqual(['get']);
+    expect(Object.keys(doc.paths['/api/pairs/{slug}/round/config'])).toEqual(['put']);
+    expect(Object.keys(doc.paths['/api/pairs/{slug}/round/leases'])).toEqual(['post']);
+    expect(Object.keys(doc.paths['/api/pairs/{slug}/round/leases/{lease}/deltas/{net}/{index}'])).toEqual(['put']);
+    expect(Object.keys(doc.paths['/api/pairs/{slug}/round/leases/{lease}/commit'])).toEqual(['post']);
+  });
+  it('refuses a round config that does not hold together, naming the field, and only from the owner', async () => {
+    const { slug, owner } = await setupPair({});
+    const bad = await call(roundPaths.config(slug), { method: 'PUT', token: owner, json: { quorum: { min: 5, max: 3 } } });
+    expect(bad.status).toBe(400);
+    expect((await bad.json<any>()).error.message).toMatch(/quorum.*min must not exceed quorum.max/);
+    const { token } = await newToken();
+    expect((await call(roundPaths.config(slug), { method: 'PUT', token, json: { quorum: { min: 1 } } })).status).toBe(403);
+    expect((await status(slug)).config.quorum).toEqual({ min: 2, max: 8 });
+  });
+});
+
