@@ -29,12 +29,12 @@ export interface Browser {
 }
 
 /** A fresh profile (so the Cache Storage starts empty) that is deleted on close. */
-export async function launchBrowser(): Promise<Browser> {
+export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> {
   const profile = await mkdtemp(join(tmpdir(), 'stripes-chromium-'));
   const context = await chromium.launchPersistentContext(profile, {
     executablePath: CHROMIUM,
     headless: true,
-    args: CHROMIUM_ARGS,
+    args: [...CHROMIUM_ARGS, ...extraArgs],
     viewport: { width: 1280, height: 900 },
   });
   const errors: string[] = [];

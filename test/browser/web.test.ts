@@ -242,6 +242,26 @@ describe('web app in Chromium', () => {
     await page.close();
   });
 
+  it('takes a camera snapshot where the browser has a camera', async () => {
+    // Chromium's fake camera (a generated test pattern) with the permission prompt answered yes.
+    const cam = await launchBrowser(['--use-fake-device-for-media-stream', '--use-fake-ui-for-media-stream']);
+    try {
+      await cam.context.addInitScript(() => localStorage.setItem('stripes.backend', 'wasm'));
+      const page = await cam.newPage();
+      await page.goto(pairUrl());
+      await page.click('[data-testid=camera-open]');
+      await page.waitForFunction(() => (document.querySelector('video')?.videoWidth ?? 0) > 0);
+      const size = await page.evaluate(() => [document.querySelector('video')!.videoWidth, document.querySelector('video')!.videoHeight]);
+      await page.click('[data-testid=camera-snap]');
+      const out = page.locator('[data-testid=translate-output]');
+      await expect.poll(async () => Number(await out.getAttribute('data-count')), { timeout: 120_000 }).toBe(1);
+      expect(await out.evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual(size);
+      expect(cam.errors).toEqual([]);
+    } finally {
+      await cam.close();
+    }
+  });
+
   it('forks a pair from its page', async () => {
     const page = await browser.context.newPage();
     await page.goto(pairUrl());
