@@ -8,8 +8,8 @@
  * data movement in plain loops over the wasm heap (the backend's generic StridedSlice and
  * Reverse take longer than the matmuls they would feed):
  *
- * - weight gradient: dW = im2colᵀ · dy, with the channels-first im2col [KH·KW·Ci, N·OH·OW] built
- *   in row chunks of bounded size, one matmul per chunk;
+ * - weight gradient: dW = A · dy with A the channels-first im2col, each of whose rows is one
+ *   memcpy from the input split into stride phases; one matmul per bounded chunk of rows;
  * - input gradient: the transposed convolution as one stride-1 conv of dy with the s×s phase
  *   filters stacked along output channels, then DepthToSpace(s) to interleave the phases (the
  *   sub-pixel form: no multiplications by inserted zeros).
@@ -31,6 +31,7 @@ import {
 
 /** The part of tfjs-backend-wasm's BackendWasm that the kernels below use. */
 interface WasmBackend {
+  dataIdMap: { has(dataId: DataId): boolean };
   disposeData(dataId: DataId, force?: boolean): boolean;
   makeOutput(shape: number[], dtype: 'float32'): TensorInfo;
   /** A view of the tensor in the wasm heap; invalid once the heap grows (after any allocation). */
@@ -39,6 +40,7 @@ interface WasmBackend {
 
 /** Most floats one im2col chunk may hold (32 MiB), so large images do not need a huge buffer. */
 const IM2COL_CHUNK_FLOATS = 8 * 1024 * 1024;
+
 
 type Pad4 = { top: number; bottom: number; left: number; right: number };
 
@@ -94,8 +96,14 @@ function padOf(info: backend_util.Conv2DInfo): Pad4 {
 }
 
 /**
- * dW[kh,kw,ci,co] = Σ_{n,oh,ow} xpad[n, oh·s+kh, ow·s+kw, ci] · dy[n,oh,ow,co] = (A · dy)[(kh,kw,ci), co]
- * with A the channels-first im2col of the padded input and dy viewed as a [P, Co] matrix (P = N·OH·OW).
+ * dW[kh,kw,ci,co] = Σ_{n,oh,ow} xpad[n, oh·s+kh, ow·s+kw, ci] · dy[n,oh,ow,co] = (A · dy′)[(kh,kw,ci), co].
+ *
+ * Tap (kh,kw) = (a·s+rh, b·s+rw) reads stride phase (rh,rw) of the padded input at [oh+a, ow+b],
+ * a stride-1 window. Each channel's phase plane is stored row-major with row width Wq = OW+B−1,
+ * so the window is ONE contiguous run of OH·Wq values starting at a·Wq + b: a row of the
+ * channels-first im2col A is a single memcpy. The run's wrap-around values (columns ow ≥ OW) meet
+ * zero rows of dy′ (dy widened to Wq columns), so they add nothing. A is built in row chunks of
+ * bounded size, one XNNPACK matmul per chunk.
  */
 const conv2DBackpropFilter: KernelFunc = ({ inputs, backend: b, attrs = {} }) => {
   const backend = b as unknown as WasmBackend;
@@ -103,54 +111,132 @@ const conv2DBackpropFilter: KernelFunc = ({ inputs, backend: b, attrs = {} }) =>
   const filterShape = attrs.filterShape as [number, number, number, number];
   const info = convInfoOf(x.shape as [number, number, number, number], filterShape, attrs);
   const [KH, KW, Ci, Co] = filterShape;
-  const { strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW, batchSize: N } = info;
+  const { strideHeight: sh, strideWidth: sw, outHeight: OH, outWidth: OW, batchSize: N, inHeight: H, inWidth: W } = info;
   const pad = padOf(info);
+  const Wq = OW + Math.ceil(KW / sw) - 1;
+  const Hq = OH + Math.ceil(KH / sh); // one spare row: the last tap's run ends in row OH+A−1
+  const phases = sh * sw;
+  const plane = Hq * Wq; // one (channel, image, phase) plane
+  const M = OH * Wq; // one image's run length
   return scoped(backend, (keep) => {
-    // Pad only as far as the last tap reads ((OH-1)·s + KH rows); rows beyond are never read.
-    const padB = Math.max(0, (OH - 1) * sh + KH - x.shape[1] - pad.top);
-    const padR = Math.max(0, (OW - 1) * sw + KW - x.shape[2] - pad.left);
-    let xp = x;
-    if (pad.top || pad.left || padB || padR) {
-      xp = keep(call(backend, 'PadV2', { x }, { paddings: [[0, 0], [pad.top, padB], [pad.left, padR], [0, 0]], constantValue: 0 }));
+    const xt = keep(call(backend, 'Transpose', { x }, { perm: [3, 0, 1, 2] })); // [Ci, N, H, W]
+    const planes = keep(backend.makeOutput([Ci * N * phases * plane], 'float32'));
+    const dyw = keep(backend.makeOutput([1, N * M, Co], 'float32'));
+    {
+      // Views only after the allocations: an allocation may grow (and move) the heap.
+      const xv = backend.typedArrayFromHeap(xt);
+      const pv = backend.typedArrayFromHeap(planes);
+      pv.fill(0);
+      for (let c = 0; c < Ci * N; c++) {
+        for (let rh = 0; rh < sh; rh++) {
+          for (let rw = 0; rw < sw; rw++) {
+            const dst0 = (c * phases + rh * sw + rw) * plane;
+            // Columns qw whose input column w = qw·s + rw − left lies inside the image.
+            const qw0 = Math.max(0, Math.ceil((pad.left - rw) / sw));
+            const qw1 = Math.min(Wq, Math.floor((W - 1 + pad.left - rw) / sw) + 1);
+            if (qw1 <= qw0) continue;
+            for (let qh = 0; qh < Hq; qh++) {
+              const h = qh * sh + rh - pad.top;
+              if (h < 0 || h >= H) continue;
+              const src = (c * H + h) * W + qw0 * sw + rw - pad.left;
+              const dst = dst0 + qh * Wq + qw0;
+              if (sw === 1) pv.set(xv.subarray(src, src + qw1 - qw0), dst);
+              else for (let q = 0; q < qw1 - qw0; q++) pv[dst + q] = xv[src + q * sw];
+            }
+          }
+        }
+      }
+      const dv = backend.typedArrayFromHeap(dy);
+      const wv = backend.typedArrayFromHeap(dyw);
+      wv.fill(0);
+      for (let r = 0; r < N * OH; r++) wv.set(dv.subarray(r * OW * Co, (r + 1) * OW * Co), r * Wq * Co);
     }
-    // Channels first, so each im2col row is gathered from one contiguous plane.
-    const xt = keep(call(backend, 'Transpose', { x: xp }, { perm: [3, 0, 1, 2] }));
-    const [, , Hp, Wp] = xt.shape;
-    const P = N * OH * OW;
-    const dy3 = keep(call(backend, 'Reshape', { x: dy }, { shape: [1, P, Co] }));
     const rowsTotal = KH * KW * Ci;
-    const chunk = Math.max(1, Math.floor(IM2COL_CHUNK_FLOATS / P));
+    const chunk = Math.max(1, Math.floor(IM2COL_CHUNK_FLOATS / (N * M)));
     const parts: TensorInfo[] = [];
     for (let r0 = 0; r0 < rowsTotal; r0 += chunk) {
       const rows = Math.min(chunk, rowsTotal - r0);
-      const a = keep(backend.makeOutput([1, rows, P], 'float32'));
+      const a = keep(backend.makeOutput([1, rows, N * M], 'float32'));
       const av = backend.typedArrayFromHeap(a);
-      const xv = backend.typedArrayFromHeap(xt);
-      let dst = 0;
+      const pv = backend.typedArrayFromHeap(planes);
       for (let r = r0; r < r0 + rows; r++) {
         const tap = Math.floor(r / Ci);
         const ci = r - tap * Ci;
         const kh = Math.floor(tap / KW);
         const kw = tap - kh * KW;
+        const phase = (kh % sh) * sw + (kw % sw);
+        const offset = Math.floor(kh / sh) * Wq + Math.floor(kw / sw);
         for (let n = 0; n < N; n++) {
-          for (let oh = 0; oh < OH; oh++) {
-            const src = ((ci * N + n) * Hp + oh * sh + kh) * Wp + kw;
-            if (sw === 1) {
-              av.set(xv.subarray(src, src + OW), dst);
-              dst += OW;
-            } else {
-              for (let ow = 0, si = src; ow < OW; ow++, si += sw) av[dst++] = xv[si];
-            }
-          }
+          const src = ((ci * N + n) * phases + phase) * plane + offset;
+          av.set(pv.subarray(src, src + M), ((r - r0) * N + n) * M);
         }
       }
-      parts.push(keep(call(backend, 'BatchMatMul', { a, b: dy3 }, { transposeA: false, transposeB: false })));
+      parts.push(keep(call(backend, 'BatchMatMul', { a, b: dyw }, { transposeA: false, transposeB: false })));
     }
     const all = parts.length === 1 ? parts[0] : keep(call(backend, 'Concat', parts, { axis: 1 }));
     // The reshape holds its own reference to `all`'s data, so freeing `all` afterwards is safe.
     return call(backend, 'Reshape', { x: all }, { shape: filterShape });
   });
 };
+
+/** G[u,v,co,(rh·s+rw)·Ci+ci] = W[(TH−1−u)·s+rh, (TW−1−v)·s+rw, ci, co], zero where the tap is past K. */
+function buildPhaseFilter(backend: WasmBackend, filter: TensorInfo, s: number, TH: number, TW: number): TensorInfo {
+  const [KH, KW, Ci, Co] = filter.shape;
+  const S2 = s * s;
+  const g = backend.makeOutput([TH, TW, Co, S2 * Ci], 'float32');
+  const gv = backend.typedArrayFromHeap(g);
+  const wv = backend.typedArrayFromHeap(filter);
+  gv.fill(0);
+  for (let u = 0; u < TH; u++) {
+    for (let rh = 0; rh < s; rh++) {
+      const kh = (TH - 1 - u) * s + rh;
+      if (kh >= KH) continue;
+      for (let v = 0; v < TW; v++) {
+        for (let rw = 0; rw < s; rw++) {
+          const kw = (TW - 1 - v) * s + rw;
+          if (kw >= KW) continue;
+          const gBase = (u * TW + v) * Co * S2 * Ci + (rh * s + rw) * Ci;
+          const wBase = (kh * KW + kw) * Ci * Co;
+          for (let ci = 0; ci < Ci; ci++) {
+            for (let co = 0; co < Co; co++) gv[gBase + co * S2 * Ci + ci] = wv[wBase + ci * Co + co];
+          }
+        }
+      }
+    }
+  }
+  return g;
+}
+
+/**
+ * Phase filters by the weight data they were built from. A generator's weights feed several
+ * backward passes per step (G runs on real A, on F(b) and on real B), and XNNPACK keeps a packed
+ * operator per filter tensor, so reusing the same phase-filter tensor skips both the rebuild and
+ * the repacking. An entry dies with its weights (Adam's update replaces a variable's data).
+ */
+const phaseFilters = new Map<DataId, { backend: WasmBackend; key: string; g: TensorInfo }>();
+const PHASE_FILTER_CACHE_SIZE = 256;
+
+function phaseFilter(backend: WasmBackend, filter: TensorInfo, s: number, TH: number, TW: number): TensorInfo {
+  for (const [id, e] of phaseFilters) {
+    if (e.backend !== backend || !backend.dataIdMap.has(id)) {
+      if (e.backend.dataIdMap.has(e.g.dataId)) e.backend.disposeData(e.g.dataId);
+      phaseFilters.delete(id);
+    }
+  }
+  const key = `${s},${TH},${TW},${filter.shape}`;
+  const hit = phaseFilters.get(filter.dataId);
+  if (hit && hit.key === key) return hit.g;
+  if (hit) backend.disposeData(hit.g.dataId);
+  const g = buildPhaseFilter(backend, filter, s, TH, TW);
+  phaseFilters.delete(filter.dataId);
+  phaseFilters.set(filter.dataId, { backend, key, g });
+  if (phaseFilters.size > PHASE_FILTER_CACHE_SIZE) {
+    const [oldest, e] = phaseFilters.entries().next().value!;
+    backend.disposeData(e.g.dataId);
+    phaseFilters.delete(oldest);
+  }
+  return g;
+}
 
 /**
  * dx as a transposed convolution in sub-pixel form. With i + top = q·s + r (0 ≤ r < s) and
@@ -178,28 +264,7 @@ function conv2DBackpropInputFast(backend: WasmBackend, dy: TensorInfo, filter: T
   const Qh = Math.ceil((H + pad.top) / s);
   const Qw = Math.ceil((W + pad.left) / s);
   return scoped(backend, (keep) => {
-    const S2 = s * s;
-    const g = keep(backend.makeOutput([TH, TW, Co, S2 * Ci], 'float32'));
-    const gv = backend.typedArrayFromHeap(g);
-    const wv = backend.typedArrayFromHeap(filter);
-    gv.fill(0); // taps past K (when s does not divide K) stay zero
-    for (let u = 0; u < TH; u++) {
-      for (let rh = 0; rh < s; rh++) {
-        const kh = (TH - 1 - u) * s + rh;
-        if (kh >= KH) continue;
-        for (let v = 0; v < TW; v++) {
-          for (let rw = 0; rw < s; rw++) {
-            const kw = (TW - 1 - v) * s + rw;
-            if (kw >= KW) continue;
-            const gBase = (u * TW + v) * Co * S2 * Ci + (rh * s + rw) * Ci;
-            const wBase = (kh * KW + kw) * Ci * Co;
-            for (let ci = 0; ci < Ci; ci++) {
-              for (let co = 0; co < Co; co++) gv[gBase + co * S2 * Ci + ci] = wv[wBase + ci * Co + co];
-            }
-          }
-        }
-      }
-    }
+    const g = phaseFilter(backend, filter, s, TH, TW);
     const z = keep(
       call(backend, 'Conv2D', { x: dy, filter: g }, {
         strides: [1, 1],
@@ -258,3 +323,9 @@ export function registerWasmTrainingKernels(): void {
 
 /** The kernels themselves, for tests that compare them with the stock ones. */
 export const wasmTrainingKernels = { conv2DBackpropFilter, conv2DBackpropInput };
+
+/** Frees the cached phase filters (they are otherwise freed lazily, on the next input-gradient call after their weights die). */
+export function clearWasmKernelCaches(): void {
+  for (const e of phaseFilters.values()) if (e.backend.dataIdMap.has(e.g.dataId)) e.backend.disposeData(e.g.dataId);
+  phaseFilters.clear();
+}
