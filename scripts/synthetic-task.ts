@@ -10,12 +10,19 @@
  * B's images are T of images drawn independently of A's: the pairs are unaligned.
  *
  * Run it to write the task as folders: `node cli/run-ts.mjs scripts/synthetic-task.ts OUT [size] [count]`
- * → OUT/trainA, OUT/trainB, OUT/testA (held-out inputs) and OUT/testB_truth (T of testA).
+ * → OUT/trainA, OUT/trainB, OUT/testA (held-out inputs) and OUT/testB_truth (T of testA);
+ * `... synthetic-task.ts score RUN_DIR [size]` scores a `stripes train` run on the held-out set.
  */
+import * as tf from '@tensorflow/tfjs-core';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { readCheckpointDir } from '../cli/checkpoint-dir.ts';
 import { encodePng } from '../cli/image-io.ts';
+import { useBackend } from '../cli/tf-backend.ts';
+import { toUnit } from '../cli/train/data.ts';
 import { Rng } from '../cli/train/rng.ts';
+import { generator, generatorParamSpecs, type ModelConfig } from '../shared/model/index.ts';
+import { decodeGroup, type NetworkParams } from '../shared/weights/checkpoint.ts';
 
 /** Packed RGB bytes of one S×S image. */
 export type Pixels = Uint8Array;
@@ -80,15 +87,115 @@ export function psnr(a: ArrayLike<number>, b: ArrayLike<number>): number {
   return 10 * Math.log10(4 / (se / a.length));
 }
 
+/** Mean over images and channels of the Pearson correlation between y and z (HWC, one image each). */
+export function structureCorrelation(ys: Float32Array[], zs: Float32Array[]): number {
+  let sum = 0;
+  let n = 0;
+  ys.forEach((y, i) => {
+    const z = zs[i];
+    const P = y.length / 3;
+    for (let c = 0; c < 3; c++) {
+      let my = 0;
+      let mz = 0;
+      for (let p = 0; p < P; p++) {
+        my += y[p * 3 + c];
+        mz += z[p * 3 + c];
+      }
+      my /= P;
+      mz /= P;
+      let syz = 0;
+      let syy = 0;
+      let szz = 0;
+      for (let p = 0; p < P; p++) {
+        const a = y[p * 3 + c] - my;
+        const b = z[p * 3 + c] - mz;
+        syz += a * b;
+        syy += a * a;
+        szz += b * b;
+      }
+      sum += syz / (Math.sqrt(syy * szz) + 1e-12);
+      n++;
+    }
+  });
+  return sum / n;
+}
+
+/** A generator's outputs for square images (HWC floats in [-1, 1]), on the active backend. */
+export function translateAll(params: NetworkParams, cfg: ModelConfig, xs: Float32Array[], size: number): Float32Array[] {
+  return tf.tidy(() => {
+    const p = Object.fromEntries(generatorParamSpecs(cfg.generator).map((s) => [s.name, tf.tensor(params[s.name], s.shape)]));
+    return xs.map((x) => generator(p, cfg.generator, tf.tensor4d(x, [1, size, size, 3])).dataSync() as Float32Array);
+  });
+}
+
+export interface Score {
+  /** PSNR (dB) of the outputs against T of the inputs. */
+  psnr: number;
+  /** structureCorrelation of the outputs with T of the inputs. */
+  corr: number;
+  /** Fraction of output pixels in domain B's palette (blue strictly the largest channel). */
+  inB: number;
+}
+
+/** Fraction of pixels (HWC) whose blue channel is strictly the largest: domain B's palette. */
+export function paletteB(ys: Float32Array[]): number {
+  let hit = 0;
+  let n = 0;
+  for (const y of ys)
+    for (let i = 0; i < y.length; i += 3, n++) if (y[i + 2] > y[i] && y[i + 2] > y[i + 1]) hit++;
+  return hit / n;
+}
+
+/** How close outputs `ys` of held-out images `xs` (bytes) are to the truth. */
+export function scoreOutputs(ys: Float32Array[], xs: Pixels[]): Score {
+  const tx = xs.map((img) => Float32Array.from(truth(img), toUnit));
+  const flat = (a: Float32Array[]) => Float32Array.from(a.flatMap((v) => Array.from(v)));
+  return { psnr: psnr(flat(ys), flat(tx)), corr: structureCorrelation(ys, tx), inB: paletteB(ys) };
+}
+
+export function toFloats(xs: Pixels[]): Float32Array[] {
+  return xs.map((img) => Float32Array.from(img, toUnit));
+}
+
+/**
+ * Scores generators on the task's held-out images: G_AB against the truth, and the cycle
+ * G_BA(G_AB(x)) against x (PSNR, dB), which only a G_AB that keeps what x holds can make high.
+ */
+export function scoreGenerators(G_AB: NetworkParams, G_BA: NetworkParams, cfg: ModelConfig, testA: Pixels[], size: number): Score & { cycle: number } {
+  const x = toFloats(testA);
+  const y = translateAll(G_AB, cfg, x, size);
+  const back = translateAll(G_BA, cfg, y, size);
+  const flat = (a: Float32Array[]) => Float32Array.from(a.flatMap((v) => Array.from(v)));
+  return { ...scoreOutputs(y, testA), cycle: psnr(flat(back), flat(x)) };
+}
+
+/** Scores a checkpoint folder's generators (see scoreGenerators). */
+export async function scoreCheckpoint(dir: string, testA: Pixels[], size: number): Promise<Score & { cycle: number }> {
+  const ckpt = await readCheckpointDir(dir);
+  const fetch = (h: string) => ckpt.fetchShard(h);
+  const [g, f] = [await decodeGroup(ckpt.manifest, 'G_AB', fetch), await decodeGroup(ckpt.manifest, 'G_BA', fetch)];
+  return scoreGenerators(g, f, ckpt.manifest.config, testA, size);
+}
+
 export function writeFolder(dir: string, images: Pixels[], size: number): void {
   mkdirSync(dir, { recursive: true });
   images.forEach((data, i) => writeFileSync(join(dir, `${String(i).padStart(4, '0')}.png`), encodePng({ width: size, height: size, data })));
 }
 
 if (import.meta.url === `file://${process.argv[1]}`) {
+  if (process.argv[2] === 'score') {
+    // score RUN_DIR [size]: the held-out PSNR and correlation of a run's latest checkpoint.
+    const [dir, sizeArg = '32'] = process.argv.slice(3);
+    const size = Number(sizeArg);
+    await useBackend('wasm');
+    const { testA } = makeTask(size, 0);
+    const identity = scoreOutputs(toFloats(testA), testA);
+    console.log(JSON.stringify({ trained: await scoreCheckpoint(dir, testA, size), identity }));
+    process.exit(0);
+  }
   const [out, sizeArg = '32', countArg = '64'] = process.argv.slice(2);
   if (!out) {
-    console.error('usage: node cli/run-ts.mjs scripts/synthetic-task.ts OUT [size] [count]');
+    console.error('usage: node cli/run-ts.mjs scripts/synthetic-task.ts OUT [size] [count]\n       node cli/run-ts.mjs scripts/synthetic-task.ts score RUN_DIR [size]');
     process.exit(2);
   }
   const size = Number(sizeArg);
