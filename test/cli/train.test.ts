@@ -5,7 +5,10 @@ import { execFileSync, spawnSync } from 'node:child_process';
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import * as tf from '@tensorflow/tfjs-core';
 import { train } from '../../cli/commands/train.ts';
+import { openTrainer } from '../../cli/train/session.ts';
+import { presetConfig } from '../../shared/model/index.ts';
 import { encodePng } from '../../cli/image-io.ts';
 import { makeTask, writeFolder } from '../../scripts/synthetic-task.ts';
 
@@ -86,6 +89,25 @@ function tree(dir: string, prefix = ''): Map<string, Buffer> {
   }
   return out;
 }
+
+describe('the training session', () => {
+  it('holds no tensors beyond the pools\' new fakes across steps, samples and snapshots', async () => {
+    const trainer = await openTrainer({ backend: 'wasm', config: presetConfig('tiny'), seed: 1, totalIters: 10 });
+    const px = 32 * 32 * 3;
+    const batch = { a: new Float32Array(px).fill(0.5), b: new Float32Array(px).fill(-0.5), shape: [1, 32, 32, 3] as [number, number, number, number] };
+    try {
+      await trainer.step(batch, 0);
+      const before = tf.memory().numTensors;
+      await trainer.step(batch, 1);
+      trainer.samples(batch.a, batch.b, 32);
+      await trainer.snapshot();
+      // Each pool stores the step's fake (it is not full yet): two tensors, nothing else.
+      expect(tf.memory().numTensors - before).toBe(2);
+    } finally {
+      trainer.dispose();
+    }
+  });
+});
 
 describe('stripes train runs, checkpoints and resumes exactly', () => {
   const t = task();
