@@ -1,0 +1,167 @@
+/**
+ * `npm run bench`: runs the benchmark modules, prints one table each, and writes
+ * bench/out/results.json (raw samples) and bench/out/results.md (the tables).
+ *
+ *   npm run bench [-- --quick] [-- --only forward,train,aggregate,server,browser] [-- --cpu-sizes 128,256]
+ *
+ * --quick: forward at 128×128 without tfjs-cpu, training on the small preset at 64×64, a short
+ * aggregation; a few minutes even on a loaded machine. The quick default leaves out server and
+ * browser (each starts wrangler and, for browser, Chromium); name them in --only to run them.
+ * Each module runs its peers interleaved (bench/lib/interleave.ts), so the ratios hold on a busy
+ * machine; the load average is printed with every table because the absolute times do not.
+ */
+import { spawnSync } from 'node:child_process';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { parseArgs } from 'node:util';
+import { runForwardBench } from './forward.ts';
+import { runTrainBench } from './train-iter.ts';
+import { formatLoad, sampleLoad } from './lib/load.ts';
+import { toConsole, toMarkdown, type BenchTable } from './lib/table.ts';
+
+const ROOT = new URL('../', import.meta.url).pathname;
+const OUT = join(ROOT, 'bench/out');
+const MODULES = ['forward', 'train', 'aggregate', 'server', 'browser'] as const;
+type Module = (typeof MODULES)[number];
+
+function parseList(flag: string, s: string, isValid: (x: string) => boolean): string[] {
+  const items = s.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = items.filter((x) => !isValid(x));
+  if (bad.length || !items.length) throw new Error(`--${flag}: unknown ${JSON.stringify(bad.join(',') || s)}; expected a comma-separated list`);
+  return items;
+}
+
+/** Runs another bench script in its own process (they act at import time) and keeps its output. */
+function spawnBench(script: string, args: string[], env: NodeJS.ProcessEnv = {}): { ok: boolean; stdout: string; err: string } {
+  const r = spawnSync(process.execPath, [join(ROOT, 'cli/run-ts.mjs'), join(ROOT, script), ...args], {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    encoding: 'utf8',
+    maxBuffer: 64 * 1024 * 1024,
+  });
+  const err = (r.stderr || String(r.error ?? '')).trim().split('\n').filter(Boolean).slice(-1)[0] ?? `exit ${r.status}`;
+  return { ok: r.status === 0, stdout: r.stdout ?? '', err };
+}
+
+function failed(id: string, title: string, msg: string): BenchTable {
+  return { id, title, columns: ['result'], rows: [['failed']], notes: [msg] };
+}
+
+async function aggregateTable(quick: boolean): Promise<BenchTable> {
+  const args = quick ? ['--preset', 'small', '--counts', '2,8'] : [];
+  const title = `Round aggregation (bench/aggregate.ts ${args.join(' ') || 'defaults: full preset, 2,8,32'})`;
+  const r = spawnBench('bench/aggregate.ts', args);
+  if (!r.ok) return failed('aggregate', title, r.err);
+  const lines = r.stdout.split('\n');
+  const h = lines.findIndex((l) => l.startsWith('contributions'));
+  const rows = lines
+    .slice(h + 1)
+    .map((l) => l.trim())
+    .filter((l) => /^\d/.test(l))
+    .map((l) => l.split(/\s{2,}/));
+  return {
+    id: 'aggregate',
+    title,
+    columns: ['contributions', 'seconds', 'params/s (base)', 'contribution-params/s', 'held MiB', 'heap MiB'],
+    rows,
+    notes: lines.slice(0, Math.max(0, h)).filter(Boolean),
+  };
+}
+
+async function serverTable(quick: boolean): Promise<BenchTable> {
+  // server.ts reads its request counts from the environment when it is first imported.
+  if (quick) {
+    process.env.BENCH_SHARD_REQUESTS ??= '16';
+    process.env.BENCH_MANIFEST_REQUESTS ??= '60';
+  }
+  const title = 'Edge server (bench/server.ts: local wrangler dev)';
+  try {
+    const { runServerBench } = await import('./server.ts');
+    const r = await runServerBench();
+    const rows = [
+      ['push (publish)', `${r.push.MBps} MB/s`, `${r.push.bytes} bytes in ${r.push.seconds} s`],
+      ['shard download', `${r.shardDownload.MBps} MB/s`, `${r.shardDownload.requests} requests, ${r.setup.concurrency} in flight`],
+      ['same bytes from disk', `${r.diskRead.MBps} MB/s`, 'ceiling'],
+      ['manifest', `${r.manifest.medianMs} ms median`, `p99 ${r.manifest.p99Ms} ms, ${r.manifest.requests} requests`],
+      ['shard 304', `${r.shard304.medianMs} ms median`, `p99 ${r.shard304.p99Ms} ms, ${r.shard304.requests} requests`],
+    ];
+    writeFileSync(join(OUT, 'server.json'), JSON.stringify(r, null, 2) + '\n');
+    return { id: 'server', title, columns: ['measure', 'result', 'detail'], rows, notes: [`model: ${r.setup.model}, ${r.setup.shards} shards`], data: r };
+  } catch (e) {
+    return failed('server', title, (e as Error).message.split('\n')[0]);
+  }
+}
+
+async function browserTable(quick: boolean): Promise<BenchTable> {
+  const args = quick ? ['--runs', '2', '--backends', 'wasm'] : [];
+  const title = `Browser translation (bench/browser.ts ${args.join(' ') || 'defaults'})`;
+  const r = spawnBench('bench/browser.ts', args);
+  if (!r.ok) return failed('browser', title, r.err);
+  const j = JSON.parse(readFileSync(join(OUT, 'browser.json'), 'utf8')) as {
+    preset: string;
+    side: number;
+    runs: number;
+    cliWasmMs: number;
+    rows: { backend: string; coldFirstMs: number | null; warmFirstMs: number | null; perImageMs: number | null; note?: string }[];
+  };
+  const ms = (v: number | null) => (v === null ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`);
+  const rows = j.rows.map((x) => [x.backend, ms(x.coldFirstMs), ms(x.warmFirstMs), ms(x.perImageMs), x.perImageMs ? `${(x.perImageMs / j.cliWasmMs).toFixed(2)}×` : x.note ?? '']);
+  rows.push(['CLI wasm (Node)', '', '', ms(j.cliWasmMs), '1.00×']);
+  return {
+    id: 'browser',
+    title: `${title}: ${j.preset} preset, ${j.side}×${j.side}, median of ${j.runs}`,
+    columns: ['backend', 'first, cold cache', 'first, warm cache', 'per image', 'vs CLI wasm'],
+    rows,
+    notes: ['WebGPU and WebGL in headless Chromium are SwiftShader (CPU emulation), not a GPU measurement'],
+    data: j,
+  };
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-sizes': { type: 'string' } },
+  });
+  const quick = values.quick!;
+  const only = (values.only ? parseList('only', values.only, (x) => (MODULES as readonly string[]).includes(x)) : quick ? ['forward', 'train', 'aggregate'] : [...MODULES]) as Module[];
+  const cpuSizes = values['cpu-sizes'] ? parseList('cpu-sizes', values['cpu-sizes'], (x) => /^\d+$/.test(x) && Number(x) % 4 === 0).map(Number) : undefined;
+  mkdirSync(OUT, { recursive: true });
+  const start = sampleLoad();
+  const t0 = performance.now();
+  console.log(`npm run bench${quick ? ' --quick' : ''}: ${only.join(', ')} (${formatLoad(start)})`);
+  const tables: BenchTable[] = [];
+  const timings: Record<string, number> = {};
+  for (const m of MODULES.filter((x) => only.includes(x))) {
+    const m0 = performance.now();
+    let t: BenchTable;
+    try {
+      if (m === 'forward') t = await runForwardBench({ quick, cpuSizes });
+      else if (m === 'train') t = await runTrainBench({ quick });
+      else if (m === 'aggregate') t = await aggregateTable(quick);
+      else if (m === 'server') t = await serverTable(quick);
+      else t = await browserTable(quick);
+    } catch (e) {
+      t = failed(m, m, (e as Error).message.split('\n')[0]);
+    }
+    timings[m] = (performance.now() - m0) / 1000;
+    t.notes.push(`module took ${timings[m].toFixed(0)} s`);
+    tables.push(t);
+    console.log(toConsole(t));
+  }
+  const end = sampleLoad();
+  const header = [
+    `# Stripes benchmarks${quick ? ' (--quick)' : ''}`,
+    '',
+    `${new Date().toISOString()}; ${formatLoad(start)} at start, ${formatLoad(end)} at end; ${((performance.now() - t0) / 1000).toFixed(0)} s in all.`,
+    'Peers run interleaved (one run of each in turn) so they share the same load; absolute times on a loaded machine are slower than on an idle one, the ratios less so.',
+    '',
+  ].join('\n');
+  writeFileSync(join(OUT, 'results.md'), header + '\n' + tables.map(toMarkdown).join('\n'));
+  writeFileSync(join(OUT, 'results.json'), JSON.stringify({ quick, modules: only, load: { start, end }, timings, tables }, null, 2) + '\n');
+  console.log(`\nwrote bench/out/results.md and bench/out/results.json (${formatLoad(end)})`);
+  if (tables.some((t) => t.rows.some((r) => r.some((c) => c.includes('MISMATCH') || c === 'failed')))) process.exitCode = 1;
+}
+
+main().catch((e) => {
+  console.error(`bench: ${(e as Error).message.split('\n')[0]}`);
+  process.exit(1);
+});
