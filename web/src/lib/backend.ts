@@ -34,6 +34,36 @@ async function tryBackend(name: BackendName): Promise<void> {
 }
 
 /**
+ * Why a GPU backend here would run on a software rasteriser (SwiftShader, llvmpipe), or null when
+ * it would not. Software WebGPU and WebGL are correct but about 100× slower than WASM, so `auto`
+ * skips them; forcing one still runs it.
+ */
+async function softwareGpu(name: BackendName): Promise<string | null> {
+  const soft = /swiftshader|llvmpipe|software|basic render/i;
+  if (name === 'webgpu') {
+    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+    const adapter = (await gpu?.requestAdapter().catch(() => null)) as
+      | { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean; architecture?: string; description?: string; device?: string } }
+      | null
+      | undefined;
+    if (!adapter) return null; // tryBackend says why it cannot start
+    const info = adapter.info ?? {};
+    if (adapter.isFallbackAdapter || info.isFallbackAdapter || soft.test(`${info.architecture} ${info.description} ${info.device}`))
+      return `the WebGPU adapter is a software fallback (${info.architecture || info.description || 'no GPU'}); WASM is faster here`;
+    return null;
+  }
+  if (name === 'webgl') {
+    const gl = new OffscreenCanvas(1, 1).getContext('webgl2') ?? new OffscreenCanvas(1, 1).getContext('webgl');
+    if (!gl) return null;
+    const ext = gl.getExtension('WEBGL_debug_renderer_info');
+    const renderer = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
+    gl.getExtension('WEBGL_lose_context')?.loseContext();
+    return soft.test(renderer) ? `WebGL renders in software (${renderer}); WASM is faster here` : null;
+  }
+  return null;
+}
+
+/**
  * Switches to the chosen backend, or the first one that works for `auto`. A forced backend
  * that fails is an error rather than a silent fallback, so the user sees what they asked for.
  */
@@ -42,6 +72,10 @@ export async function selectBackend(choice: BackendChoice): Promise<{ backend: B
   const attempts: BackendAttempt[] = [];
   for (const name of order) {
     try {
+      if (choice === 'auto') {
+        const software = await softwareGpu(name);
+        if (software) throw new Error(software);
+      }
       await tryBackend(name);
       attempts.push({ backend: name });
       return { backend: name, attempts };

@@ -1,0 +1,229 @@
+/**
+ * The training Web Worker: contributes to a pair's community round with the shared contributor
+ * client (shared/rounds/client.ts: lease → base version → train → float16 delta → commit) and
+ * the shared training step, on the best backend, so the page never freezes. The images arrive
+ * as files, are decoded here and never leave the device: only the weight change is uploaded.
+ */
+import * as tf from '@tensorflow/tfjs-core';
+// Training needs the gradients of every op the networks use; inference alone never loads them.
+import '@tensorflow/tfjs-core/dist/register_all_gradients';
+import '@tensorflow/tfjs-backend-cpu';
+import { Rng } from '../../../cli/train/rng.ts';
+import { NETWORKS, type ModelConfig } from '../../../shared/model/config.ts';
+import { mulberry32 } from '../../../shared/model/init.ts';
+import { contributeRound, RoundClientError, type RoundTrainer, type Weights } from '../../../shared/rounds/client.ts';
+import { networkLength, DELTA_BYTES_PER_ELEMENT } from '../../../shared/rounds/delta.ts';
+import { registerWasmTrainingKernels } from '../../../shared/tfjs/wasm-kernels.ts';
+import { createCycleGAN, disposeCycleGAN, exportWeights } from '../../../shared/train/cyclegan.ts';
+import { ImagePool } from '../../../shared/train/image-pool.ts';
+import { trainStep, visuals } from '../../../shared/train/train-step.ts';
+import { selectBackend } from './backend.ts';
+import type { BackendChoice, BackendName, Pixels, TrainBudget, TrainerReply, TrainerRequest } from './messages.ts';
+import { toPixels } from './pixels.ts';
+import { Batches, loadImage } from './train-data.ts';
+
+const post = (reply: TrainerReply, transfer: Transferable[] = []) => self.postMessage(reply, { transfer });
+
+let backend: BackendName | 'cpu' | null = null;
+
+async function useBackend(choice: BackendChoice | 'cpu') {
+  if (choice === 'cpu') {
+    await tf.setBackend('cpu');
+    await tf.ready();
+    backend = 'cpu';
+    return { backend, attempts: [] };
+  }
+  const chosen = await selectBackend(choice);
+  backend = chosen.backend;
+  if (backend === 'wasm') registerWasmTrainingKernels();
+  return chosen;
+}
+
+async function ensureBackend(): Promise<BackendName | 'cpu'> {
+  if (!backend) await useBackend('auto');
+  return backend!;
+}
+
+/** The reference resizes to 286 before 256 crops: the same ratio at other crop sizes. */
+const loadSizeFor = (cropSize: number) => Math.round((cropSize * 286) / 256);
+
+/** The first image of a [-1, 1] NHWC batch as opaque pixels. */
+async function firstImage(t: tf.Tensor4D): Promise<Pixels> {
+  const [, h, w] = t.shape;
+  const one = tf.slice(t, [0, 0, 0, 0], [1, h, w, 3]);
+  const values = (await one.data()) as Float32Array;
+  one.dispose();
+  return toPixels(values, w, h);
+}
+
+async function decodeAll(id: number, files: Blob[], domain: string, loadSize: number): Promise<Uint8Array[]> {
+  const out: Uint8Array[] = [];
+  const bad: string[] = [];
+  for (const [i, f] of files.entries()) {
+    post({ id, type: 'phase', phase: 'preparing', detail: `domain ${domain}: image ${i + 1} of ${files.length}` });
+    try {
+      out.push(await loadImage(f, loadSize));
+    } catch (e) {
+      bad.push(`${(f as File).name ?? `#${i + 1}`}: ${(e as Error).message}`);
+    }
+  }
+  if (out.length === 0) throw new Error(`domain ${domain}: none of the ${files.length} files could be read as an image${bad.length ? ` (${bad[0]})` : ''}`);
+  return out;
+}
+
+function trainer(
+  id: number,
+  images: { A: Blob[]; B: Blob[] },
+  budget: TrainBudget,
+  previewEvery: number,
+  onConfig: (config: ModelConfig) => void,
+): RoundTrainer {
+  return async (base: Weights, lease, onStep, config: ModelConfig) => {
+    onConfig(config);
+    const t = lease.train;
+    if (t.optimizer !== 'adam') throw new Error(`round ${lease.round} asks for ${t.optimizer} steps; the browser trains with Adam only`);
+    await ensureBackend();
+    const loadSize = loadSizeFor(t.cropSize);
+    const data = new Batches(await decodeAll(id, images.A, 'A', loadSize), await decodeAll(id, images.B, 'B', loadSize), loadSize, new Rng(Date.now() >>> 0));
+    const steps = Math.min(t.steps, budget.steps ?? Infinity);
+    const deadline = budget.minutes ? performance.now() + budget.minutes * 60_000 : Infinity;
+    const rng = mulberry32(Date.now() >>> 0);
+    const model = createCycleGAN(config, { weights: base }, { lr: t.lr, beta1: t.beta1, beta2: t.beta2, eps: 1e-8 });
+    const pools = { A: new ImagePool(50, rng), B: new ImagePool(50, rng) };
+    const sums: Record<string, number> = {};
+    // A fixed pair of crops, so the previews show the same picture changing.
+    const shown = data.next(1, t.cropSize);
+    const started = performance.now();
+    let done = 0;
+    post({ id, type: 'phase', phase: 'training', detail: `${steps} steps on ${backend}` });
+    try {
+      while (done < steps && (done === 0 || performance.now() < deadline)) {
+        const batch = data.next(t.batchSize, t.cropSize);
+        const realA = tf.tensor4d(batch.a, batch.shape);
+        const realB = tf.tensor4d(batch.b, batch.shape);
+        let losses: Record<string, number>;
+        try {
+          losses = await trainStep(model, pools, realA, realB, {
+            lr: t.lr,
+            lambdas: { lambdaA: t.lambdaCycle, lambdaB: t.lambdaCycle, lambdaIdentity: t.lambdaIdentity },
+          });
+        } finally {
+          realA.dispose();
+          realB.dispose();
+        }
+        done++;
+        for (const [k, v] of Object.entries(losses)) {
+          if (!Number.isFinite(v)) throw new Error(`training diverged at step ${done}: ${k} is ${v}; nothing was uploaded`);
+          sums[k] = (sums[k] ?? 0) + v;
+        }
+        onStep(done, losses);
+        post({ id, type: 'step', step: done, of: steps, losses, elapsedMs: performance.now() - started });
+        if (done % previewEvery === 0 || done === steps) {
+          const a = tf.tensor4d(shown.a, shown.shape);
+          const b = tf.tensor4d(shown.b, shown.shape);
+          const v = visuals(model, a, b);
+          const [realA, fakeB, recA] = await Promise.all([firstImage(a), firstImage(v.fakeB), firstImage(v.recA)]);
+          tf.dispose([a, b, v.fakeB, v.recA, v.fakeA, v.recB]);
+          post({ id, type: 'preview', step: done, realA, fakeB, recA }, [realA.data.buffer, fakeB.data.buffer, recA.data.buffer]);
+        }
+      }
+      post({ id, type: 'phase', phase: 'uploading' });
+      return {
+        weights: (await exportWeights(model)) as Weights,
+        steps: done,
+        samples: done * t.batchSize,
+        losses: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / done])),
+      };
+    } finally {
+      disposeCycleGAN(model);
+      pools.A.dispose();
+      pools.B.dispose();
+    }
+  };
+}
+
+async function handle(req: TrainerRequest): Promise<void> {
+  switch (req.type) {
+    case 'setBackend': {
+      const chosen = await useBackend(req.choice);
+      post({ id: req.id, type: 'backend', backend: chosen.backend, attempts: chosen.attempts });
+      return;
+    }
+    case 'contribute': {
+      await ensureBackend();
+      let totalBytes = 0;
+      let sentBytes = 0;
+      post({ id: req.id, type: 'phase', phase: 'leasing' });
+      const summary = await contributeRound({
+        server: req.server,
+        slug: req.slug,
+        token: req.token,
+        name: 'browser',
+        trainer: trainer(req.id, req.images, req.budget, req.previewEvery, (config) => {
+          // The delta is float16 of every parameter: its size is the upload bar's total.
+          totalBytes = NETWORKS.reduce((n, net) => n + networkLength(config, net) * DELTA_BYTES_PER_ELEMENT, 0);
+        }),
+        onEvent: (e) => {
+          if (e.kind === 'leased') post({ id: req.id, type: 'phase', phase: 'downloading', detail: `version ${e.lease.baseVersion}` });
+          else if (e.kind === 'downloaded') post({ id: req.id, type: 'phase', phase: 'preparing' });
+          else if (e.kind === 'uploaded') {
+            sentBytes += e.bytes;
+            post({ id: req.id, type: 'upload', sentBytes, totalBytes });
+            if (e.network === NETWORKS[NETWORKS.length - 1] && e.index === e.of - 1) post({ id: req.id, type: 'phase', phase: 'committing' });
+          }
+        },
+      });
+      post({
+        id: req.id,
+        type: 'contributed',
+        round: summary.round,
+        baseVersion: summary.baseVersion,
+        steps: summary.steps,
+        samples: summary.samples,
+        losses: summary.losses,
+        uploadedBytes: summary.uploadedBytes,
+        committed: summary.receipt.committed,
+        quorum: summary.receipt.quorum,
+        repeated: summary.receipt.repeated,
+      });
+      return;
+    }
+    case 'checkStep': {
+      const used = await ensureBackend();
+      const rand = mulberry32(req.seed);
+      const n = req.size * req.size * 3;
+      const realA = tf.tensor4d(Float32Array.from({ length: n }, () => rand() * 2 - 1), [1, req.size, req.size, 3]);
+      const realB = tf.tensor4d(Float32Array.from({ length: n }, () => rand() * 2 - 1), [1, req.size, req.size, 3]);
+      const model = createCycleGAN(req.config, { seed: req.seed });
+      const pools = { A: new ImagePool(50, rand), B: new ImagePool(50, rand) };
+      try {
+        const before = await exportWeights(model);
+        const losses = await trainStep(model, pools, realA, realB, { lr: req.lr });
+        const after = await exportWeights(model);
+        post({ id: req.id, type: 'checked', backend: used, losses, before, after });
+      } finally {
+        tf.dispose([realA, realB]);
+        disposeCycleGAN(model);
+        pools.A.dispose();
+        pools.B.dispose();
+      }
+      return;
+    }
+  }
+}
+
+// One request at a time: a backend switch must never land in the middle of training.
+let queue: Promise<void> = Promise.resolve();
+self.onmessage = (ev: MessageEvent<TrainerRequest>) => {
+  const req = ev.data;
+  queue = queue.then(() =>
+    handle(req).catch((e: unknown) => {
+      post({
+        id: req.id,
+        type: 'error',
+        message: e instanceof Error ? e.message : String(e),
+        ...(e instanceof RoundClientError ? { status: e.status } : {}),
+      });
+    }),
+  );
+};
