@@ -24,10 +24,10 @@ const OUT = join(ROOT, 'bench/out');
 const MODULES = ['forward', 'train', 'aggregate', 'server', 'browser'] as const;
 type Module = (typeof MODULES)[number];
 
-function parseList(flag: string, s: string, isValid: (x: string) => boolean): string[] {
+function parseList(flag: string, s: string, isValid: (x: string) => boolean, expected: string): string[] {
   const items = s.split(',').map((x) => x.trim()).filter(Boolean);
   const bad = items.filter((x) => !isValid(x));
-  if (bad.length || !items.length) throw new Error(`--${flag}: unknown ${JSON.stringify(bad.join(',') || s)}; expected a comma-separated list`);
+  if (bad.length || !items.length) throw new Error(`--${flag}: ${JSON.stringify(bad.join(',') || s)} is not valid; expected ${expected}`);
   return items;
 }
 
@@ -122,8 +122,8 @@ async function main(): Promise<void> {
     options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-sizes': { type: 'string' } },
   });
   const quick = values.quick!;
-  const only = (values.only ? parseList('only', values.only, (x) => (MODULES as readonly string[]).includes(x)) : quick ? ['forward', 'train', 'aggregate'] : [...MODULES]) as Module[];
-  const cpuSizes = values['cpu-sizes'] ? parseList('cpu-sizes', values['cpu-sizes'], (x) => /^\d+$/.test(x) && Number(x) % 4 === 0).map(Number) : undefined;
+  const only = (values.only ? parseList('only', values.only, (x) => (MODULES as readonly string[]).includes(x), `a comma-separated list of ${MODULES.join(', ')}`) : quick ? ['forward', 'train', 'aggregate'] : [...MODULES]) as Module[];
+  const cpuSizes = values['cpu-sizes'] ? parseList('cpu-sizes', values['cpu-sizes'], (x) => /^\d+$/.test(x) && Number(x) % 4 === 0 && Number(x) >= 8, 'comma-separated image sides, multiples of 4').map(Number) : undefined;
   mkdirSync(OUT, { recursive: true });
   const start = sampleLoad();
   const t0 = performance.now();
