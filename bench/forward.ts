@@ -242,7 +242,7 @@ export async function runForwardBench(opts: ForwardOptions = {}): Promise<BenchT
   return {
     id: 'forward',
     title: `Generator forward, batch 1, ${preset} preset`,
-    columns: ['size', 'runtime', 'threads', 'median s', 'p99 s', 'n', 'GFLOP/s', '× ORT 1T (core-s)', '× ORT 2T', 'max |Δ| vs PyTorch'],
+    columns: ['size', 'runtime', 'threads', 'median s', 'p99 s', 'n', 'GFLOP/s', '× ORT 1T (core-s)', '× ORT 2T', 'max abs diff vs PyTorch'],
     rows,
     notes,
     data,

@@ -11,7 +11,8 @@ export interface BenchTable {
 }
 
 export function toMarkdown(t: BenchTable): string {
-  const line = (cells: string[]) => `| ${cells.join(' | ')} |`;
+  // A '|' inside a cell would end it early.
+  const line = (cells: string[]) => `| ${cells.map((c) => c.replaceAll('|', '\\|')).join(' | ')} |`;
   const out = [`### ${t.title}`, '', line(t.columns), line(t.columns.map(() => '---')), ...t.rows.map(line)];
   if (t.notes.length) out.push('', ...t.notes.map((n) => `- ${n}`));
   return out.join('\n') + '\n';
