@@ -294,31 +294,28 @@ const conv2DBackpropInput: KernelFunc = (args) => {
   return stockBackpropInput.kernelFunc(args);
 };
 
-let registered = false;
-
 /**
  * Registers the wasm `Conv2DBackpropFilter` kernel and replaces the wasm `Conv2DBackpropInput`
- * with the fast one (the stock kernel stays as the fallback for unequal strides). Idempotent;
- * call it once before training on 'wasm'. It does not load or select the wasm backend.
+ * with the fast one (the stock kernel stays as the fallback for unequal strides). Idempotent.
+ * It does not load or select the wasm backend; call it after '@tensorflow/tfjs-backend-wasm' is
+ * imported (the package registers its kernels on import, and would overwrite a replacement made
+ * before), e.g. once before training: createCycleGAN and cli/tf-backend.ts's useBackend do.
  */
 export function registerWasmTrainingKernels(): void {
-  if (registered) return;
   if (!getKernel('Conv2DBackpropFilter', 'wasm')) {
     registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter });
   }
-  const stock = getKernel('Conv2DBackpropInput', 'wasm');
-  if (stock) {
-    stockBackpropInput = stock;
-    unregisterKernel('Conv2DBackpropInput', 'wasm');
-  }
+  const current = getKernel('Conv2DBackpropInput', 'wasm');
+  if (!current || current.kernelFunc === conv2DBackpropInput) return;
+  stockBackpropInput = current;
+  unregisterKernel('Conv2DBackpropInput', 'wasm');
   // The stock kernel's setup (its cwrap) must still run if the backend initialises after this.
   registerKernel({
     kernelName: 'Conv2DBackpropInput',
     backendName: 'wasm',
     kernelFunc: conv2DBackpropInput,
-    setupFunc: stock?.setupFunc,
+    setupFunc: current.setupFunc,
   });
-  registered = true;
 }
 
 /** The kernels themselves, for tests that compare them with the stock ones. */

@@ -4,7 +4,7 @@
 import { beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import { useBackend } from '../../cli/tf-backend.ts';
-import { registerWasmTrainingKernels } from '../../shared/tfjs/wasm-kernels.ts';
+import { registerWasmTrainingKernels, wasmTrainingKernels } from '../../shared/tfjs/wasm-kernels.ts';
 
 type Pad = 'same' | 'valid' | [[number, number], [number, number], [number, number], [number, number]];
 interface Case {
@@ -85,8 +85,11 @@ describe('wasm conv-gradient kernels', () => {
     registerWasmTrainingKernels();
   });
 
-  it('the stock wasm backend has no weight-gradient kernel, ours fills the gap', () => {
-    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')).toBeDefined();
+  it('the kernels under test are ours, not the stock ones', () => {
+    expect(tf.getKernel('Conv2DBackpropFilter', 'wasm')?.kernelFunc).toBe(wasmTrainingKernels.conv2DBackpropFilter);
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc).toBe(wasmTrainingKernels.conv2DBackpropInput);
+    registerWasmTrainingKernels(); // idempotent: no re-registration, no warning, same kernels
+    expect(tf.getKernel('Conv2DBackpropInput', 'wasm')?.kernelFunc).toBe(wasmTrainingKernels.conv2DBackpropInput);
   });
 
   for (const [i, c] of CASES.entries()) {
