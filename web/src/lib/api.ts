@@ -14,6 +14,7 @@ import {
   type VersionDeclared,
 } from '../../../shared/api/index.ts';
 import { validateManifest } from '../../../shared/weights/manifest.ts';
+import { roundPaths, type RoundStatus } from '../../../shared/rounds/protocol.ts';
 import type { CheckpointManifest } from '../../../shared/weights/format.ts';
 
 export class ApiError extends Error {
@@ -92,6 +93,9 @@ export const putShard = (hash: string, bytes: Uint8Array, token: string) =>
 
 export const commitVersion = (slug: string, n: number, token: string) =>
   request<Version>(api.commit(slug, n), json({}, token));
+
+/** The pair's training round: state, quorum, deadline, settings and history. */
+export const getRound = (slug: string) => request<RoundStatus>(roundPaths.round(slug));
 
 /** Absolute URL prefix for shards, which the translator worker appends a hash to. */
 export const shardBase = () => new URL(api.shard(''), location.href).href;

@@ -1,11 +1,12 @@
 /**
- * A history router: `/`, `/pairs/<slug>`, `/create[?fork=<slug>]`. The worker serves index.html
+ * A history router: `/`, `/pairs/<slug>`, `/pairs/<slug>/contribute`, `/create[?fork=<slug>]`. The worker serves index.html
  * for any path that is not an asset, so a shared pair link opens straight on its page, and the
  * same link is a model URL `stripes translate --model` accepts.
  */
 export type Route =
   | { page: 'gallery' }
   | { page: 'pair'; slug: string }
+  | { page: 'contribute'; slug: string }
   | { page: 'create'; fork?: string }
   | { page: 'missing'; path: string };
 
@@ -13,6 +14,7 @@ export function parseRoute(pathname: string, search: string): Route {
   const parts = pathname.split('/').filter(Boolean).map(decodeURIComponent);
   if (parts.length === 0) return { page: 'gallery' };
   if (parts[0] === 'pairs' && parts.length === 2) return { page: 'pair', slug: parts[1] };
+  if (parts[0] === 'pairs' && parts.length === 3 && parts[2] === 'contribute') return { page: 'contribute', slug: parts[1] };
   if (parts[0] === 'create' && parts.length === 1) {
     const fork = new URLSearchParams(search).get('fork');
     return fork ? { page: 'create', fork } : { page: 'create' };
@@ -23,6 +25,7 @@ export function parseRoute(pathname: string, search: string): Route {
 export const href = {
   gallery: () => '/',
   pair: (slug: string) => `/pairs/${encodeURIComponent(slug)}`,
+  contribute: (slug: string) => `/pairs/${encodeURIComponent(slug)}/contribute`,
   create: (fork?: string) => (fork ? `/create?fork=${encodeURIComponent(fork)}` : '/create'),
 };
 

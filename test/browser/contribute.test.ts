@@ -1,0 +1,136 @@
+/**
+ * Contributing from the browser end to end: on a fresh tiny pair whose round closes at one
+ * contribution, the Contribute page trains on images picked from the disk (files for A, a folder
+ * for B) in its Web Worker, uploads the float16 delta with the shared contributor client, the
+ * round accepts it, and the pair's version advances; the pair page then shows the round and the
+ * curve over versions. No console errors; screenshots for review.
+ */
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { encodePng } from '../../cli/image-io.ts';
+import { ApiClient, createPair, createToken, pushCheckpoint } from '../../cli/remote.ts';
+import { api } from '../../shared/api/paths.ts';
+import type { Pair } from '../../shared/api/pairs.ts';
+import { NETWORKS, presetConfig } from '../../shared/model/config.ts';
+import { initValues, mulberry32 } from '../../shared/model/index.ts';
+import { roundPaths, type RoundStatus } from '../../shared/rounds/protocol.ts';
+import { specsOf } from '../../shared/train/cyclegan.ts';
+import { encodeCheckpoint } from '../../shared/weights/checkpoint.ts';
+import { launchBrowser, type Browser } from './browser.ts';
+import { ROOT, startLocalServer, type LocalServer } from './server.ts';
+
+const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
+const SLUG = 'tiny-contrib';
+
+let server: LocalServer;
+let browser: Browser;
+let tmp: string;
+
+async function getJson<T>(path: string): Promise<T> {
+  const r = await fetch(server.url + path);
+  if (!r.ok) throw new Error(`GET ${path}: HTTP ${r.status}`);
+  return (await r.json()) as T;
+}
+
+/** 8 images of 32×32 in a folder: warm noise for A, cool noise for B. */
+async function writeImages(dir: string, tint: [number, number, number], seed: number): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const rand = mulberry32(seed);
+  const files: string[] = [];
+  for (let k = 0; k < 8; k++) {
+    const data = new Uint8Array(32 * 32 * 3);
+    for (let i = 0; i < data.length; i++) data[i] = Math.min(255, Math.round(tint[i % 3] * (0.5 + rand())));
+    const file = join(dir, `img${k}.png`);
+    await writeFile(file, encodePng({ width: 32, height: 32, data }));
+    files.push(file);
+  }
+  return files;
+}
+
+beforeAll(async () => {
+  tmp = await mkdtemp(join(tmpdir(), 'stripes-contribute-test-'));
+  server = await startLocalServer();
+  // A fresh tiny pair (trains in a moment) owned by this test, with a round that one contribution closes.
+  const { token } = await createToken(new ApiClient(server.url), 'contribute test');
+  const client = new ApiClient(server.url, token);
+  await createPair(client, { slug: SLUG, title: 'Tiny contribution test', domainA: 'warm', domainB: 'cool', description: '', licence: 'CC0-1.0' });
+  const config = presetConfig('tiny');
+  const nets = Object.fromEntries(NETWORKS.map((net, i) => [net, Object.fromEntries(initValues(specsOf(config, net), 11 + i))]));
+  const ckpt = await encodeCheckpoint(config, nets);
+  await pushCheckpoint(client, SLUG, { where: 'memory', manifest: ckpt.manifest, fetchShard: async (h) => ckpt.shards.get(h)! });
+  const r = await fetch(server.url + roundPaths.config(SLUG), {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ quorum: { min: 1, max: 1 }, train: { steps: 4, cropSize: 32, batchSize: 1 } }),
+  });
+  if (!r.ok) throw new Error(`round config: HTTP ${r.status} ${await r.text()}`);
+  await mkdir(SCREENSHOTS, { recursive: true });
+  browser = await launchBrowser();
+}, 240_000);
+
+afterAll(async () => {
+  await browser?.close();
+  await server?.stop();
+  if (tmp) await rm(tmp, { recursive: true, force: true });
+});
+
+describe('contributing from the browser', () => {
+  it('trains on local images, the round accepts the contribution, and the version advances', async () => {
+    const filesA = await writeImages(join(tmp, 'A'), [220, 120, 60], 1);
+    const dirB = join(tmp, 'B');
+    await writeImages(dirB, [60, 120, 220], 2);
+    const before = await getJson<Pair>(api.pair(SLUG));
+    expect(before.currentVersion).toBe(1);
+
+    const page = await browser.newPage();
+    await page.goto(`${server.url}/pairs/${SLUG}`);
+    // The pair page shows the round and leads to the Contribute page.
+    await page.waitForSelector('[data-testid=round-summary]');
+    expect(await page.textContent('[data-testid=round-summary]')).toContain('opens round 1 (1 contribution needed');
+    await page.click('[data-testid=contribute-link]');
+    await page.waitForSelector('[data-testid=contribute-privacy]');
+    expect(page.url()).toBe(`${server.url}/pairs/${SLUG}/contribute`);
+    expect(await page.textContent('[data-testid=contribute-privacy]')).toContain('never leave this device');
+
+    await page.setInputFiles('[data-testid=contribute-files-A]', filesA);
+    await page.setInputFiles('[data-testid=contribute-folder-B]', dirB);
+    expect(await page.getAttribute('[data-testid=contribute-count-A]', 'data-count')).toBe('8');
+    expect(await page.getAttribute('[data-testid=contribute-count-B]', 'data-count')).toBe('8');
+    await page.fill('[data-testid=contribute-budget]', '3');
+    await page.click('[data-testid=contribute-start]');
+
+    const result = await page.waitForSelector('[data-testid=contribute-result]', { timeout: 120_000 });
+    const text = ((await result.textContent()) ?? '').replace(/\s+/g, ' ');
+    expect(await result.getAttribute('data-accepted'), text).toBe('true');
+    expect(text).toContain('3 steps on version 1');
+    // Auto picked WASM: SwiftShader's WebGPU and WebGL are software, which the choice skips.
+    expect(await page.getAttribute('[data-testid=contribute-ran-on]', 'data-backend')).toBe('wasm');
+    expect(await page.getAttribute('[data-testid=contribute-stats]', 'data-step')).toBe('3');
+    expect(Number(await page.getAttribute('[data-testid=contribute-loss-chart]', 'data-points'))).toBe(9);
+    expect(await page.getAttribute('[data-testid=contribute-preview]', 'data-step')).toBe('3');
+    const upload = await page.$eval('[data-testid=contribute-upload]', (p) => [(p as HTMLProgressElement).value, (p as HTMLProgressElement).max]);
+    expect(upload[0]).toBe(upload[1]);
+    await page.screenshot({ path: join(SCREENSHOTS, 'contribute.png'), fullPage: true });
+
+    // The round aggregates at once (quorum 1) and publishes version 2.
+    let after = before;
+    for (const t0 = Date.now(); after.currentVersion === 1 && Date.now() - t0 < 60_000; await new Promise((r) => setTimeout(r, 500)))
+      after = await getJson<Pair>(api.pair(SLUG));
+    expect(after.currentVersion).toBe(2);
+    const round = await getJson<RoundStatus>(roundPaths.round(SLUG));
+    const accepted = round.history.filter((h) => h.kind === 'accepted');
+    expect(accepted).toHaveLength(1);
+    expect(accepted[0].steps).toBe(3);
+    expect(round.history.find((h) => h.kind === 'aggregated')?.version).toBe(2);
+
+    // The pair page draws the history over versions.
+    await page.goto(`${server.url}/pairs/${SLUG}`);
+    await page.waitForSelector('[data-testid=version-chart]');
+    expect(await page.textContent('[data-testid=round-summary]')).toContain('opens round 2');
+    expect(await page.getAttribute('[data-testid=version-chart]', 'data-points')).toBe('2');
+    await page.screenshot({ path: join(SCREENSHOTS, 'pair-round.png'), fullPage: true });
+    expect(browser.errors).toEqual([]);
+  });
+});
