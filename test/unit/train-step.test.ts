@@ -15,8 +15,10 @@ import {
   createCycleGAN,
   discriminatorPass,
   disposeCycleGAN,
+  exportTrainingState,
   exportWeights,
   generatorPass,
+  importTrainingState,
   ImagePool,
   LOSS_NAMES,
   trainStep,
@@ -215,3 +217,54 @@ for (const backend of ['cpu', 'wasm'] as NodeBackend[]) {
     });
   });
 }
+
+describe('exact resume from exported weights and optimizer state (wasm)', () => {
+  beforeAll(async () => {
+    await useBackend('wasm');
+  });
+
+  it('1 step + export/import + 1 step equals 2 uninterrupted steps, bit for bit', async () => {
+    const { realA, realB } = reals();
+    const pools = () => ({ A: new ImagePool(50, seeded(5)), B: new ImagePool(50, seeded(6)) });
+    const straight = createCycleGAN(config, { weights: init });
+    const p1 = pools();
+    await trainStep(straight, p1, realA, realB, { lr, lambdas });
+    await trainStep(straight, p1, realA, realB, { lr: lr / 2, lambdas });
+    const want = await exportTrainingState(straight);
+
+    const first = createCycleGAN(config, { weights: init });
+    const p2 = pools();
+    await trainStep(first, p2, realA, realB, { lr, lambdas });
+    const saved = await exportTrainingState(first);
+    const poolA = await p2.A.snapshot();
+    const poolB = await p2.B.snapshot();
+
+    const resumed = createCycleGAN(config, { seed: 99 });
+    importTrainingState(resumed, saved);
+    const p3 = pools();
+    p3.A.restore(poolA);
+    p3.B.restore(poolB);
+    await trainStep(resumed, p3, realA, realB, { lr: lr / 2, lambdas });
+    const got = await exportTrainingState(resumed);
+    expect(got.weights).toEqual(want.weights);
+    expect(got.optimizer).toEqual(want.optimizer);
+    expect(got.optimizer.G['G_AB/model.1.weight'].step).toBe(2);
+
+    // A state that does not fit is refused before anything changes.
+    const bad = structuredClone(saved);
+    bad.optimizer.D['D_B/model.0.weight'].m = new Float32Array(3);
+    const before = await exportTrainingState(resumed);
+    expect(() => importTrainingState(resumed, bad)).toThrow(/D_B\/model.0.weight" has 3\/\d+ values for m\/v/);
+    const wrongNet = structuredClone(saved);
+    delete (wrongNet.weights.G_BA as Record<string, Float32Array>)['model.1.bias'];
+    expect(() => importTrainingState(resumed, wrongNet)).toThrow(/G_BA is missing \[model.1.bias\]/);
+    expect(await exportTrainingState(resumed)).toEqual(before);
+
+    for (const m of [straight, first, resumed]) disposeCycleGAN(m);
+    for (const p of [p1, p2, p3]) {
+      p.A.dispose();
+      p.B.dispose();
+    }
+    tf.dispose([realA, realB]);
+  });
+});
