@@ -132,5 +132,25 @@ describe('contributing from the browser', () => {
     expect(await page.getAttribute('[data-testid=version-chart]', 'data-points')).toBe('2');
     await page.screenshot({ path: join(SCREENSHOTS, 'pair-round.png'), fullPage: true });
     expect(browser.errors).toEqual([]);
+    await page.close();
+  });
+
+  it('says why when the round turns a contribution away, and the round is unchanged', async () => {
+    const before = await getJson<RoundStatus>(roundPaths.round(SLUG));
+    const page = await browser.context.newPage();
+    // A token the server never issued: the lease is refused before anything is trained or sent.
+    await page.addInitScript(() => localStorage.setItem('stripes.token', 'not-a-real-token'));
+    await page.goto(`${server.url}/pairs/${SLUG}/contribute`);
+    await page.setInputFiles('[data-testid=contribute-files-A]', [join(tmp, 'A/img0.png')]);
+    await page.setInputFiles('[data-testid=contribute-files-B]', [join(tmp, 'B/img0.png')]);
+    await page.click('[data-testid=contribute-start]');
+    const result = await page.waitForSelector('[data-testid=contribute-result]', { timeout: 60_000 });
+    expect(await result.getAttribute('data-accepted')).toBe('false');
+    expect(await result.textContent()).toMatch(/^Not accepted: lease: the server answered 401: .+/);
+    const after = await getJson<RoundStatus>(roundPaths.round(SLUG));
+    expect([after.round, after.state, after.leases, after.committed]).toEqual([before.round, before.state, before.leases, before.committed]);
+    // The refused request is the only thing the browser complained about.
+    expect(browser.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);
+    await page.close();
   });
 });
