@@ -137,7 +137,7 @@ function fmt(v: number): string {
 
 /** One line chart as an SVG element: axes, ticks with labels, a legend, a line per key. */
 export function lineChart(title: string, series: Array<{ iter: number; values: Record<string, number> }>, keys: string[]): string {
-  const W = 520, H = 270, L = 56, R = 16, T = 46, B = 42;
+  const W = 480, H = 270, L = 56, R = 16, T = 46, B = 42;
   const pts = series.filter((p) => keys.some((k) => Number.isFinite(p.values[k])));
   const xs = pts.map((p) => p.iter);
   const ys = pts.flatMap((p) => keys.map((k) => p.values[k]).filter(Number.isFinite));
@@ -176,7 +176,7 @@ export function lineChart(title: string, series: Array<{ iter: number; values: R
     } else if (own.length) {
       out.push(`<polyline points="${poly(raw)}" fill="none" stroke="${colour}" stroke-width="1.5"/>`);
     }
-    const lx = W - R - 8 - (keys.length - i) * 80;
+    const lx = W - R - 8 - (keys.length - i) * 76;
     out.push(`<rect x="${lx}" y="${T - 16}" width="14" height="3" fill="${colour}"/><text x="${lx + 18}" y="${T - 13}" dominant-baseline="middle" class="legend">${esc(k)}</text>`);
   });
   if (!pts.length) out.push(`<text x="${W / 2}" y="${H / 2}" text-anchor="middle" class="tick">no data yet</text>`);
