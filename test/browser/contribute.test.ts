@@ -27,11 +27,22 @@ const SLUG = 'tiny-contrib';
 let server: LocalServer;
 let browser: Browser;
 let tmp: string;
+/** The test pair's owner, who may change its round settings. */
+let ownerToken: string;
 
 async function getJson<T>(path: string): Promise<T> {
   const r = await fetch(server.url + path);
   if (!r.ok) throw new Error(`GET ${path}: HTTP ${r.status}`);
   return (await r.json()) as T;
+}
+
+async function configureRound(patch: object): Promise<void> {
+  const r = await fetch(server.url + roundPaths.config(SLUG), {
+    method: 'PUT',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${ownerToken}` },
+    body: JSON.stringify(patch),
+  });
+  if (!r.ok) throw new Error(`round config: HTTP ${r.status} ${await r.text()}`);
 }
 
 /** 8 images of 32×32 in a folder: warm noise for A, cool noise for B. */
@@ -60,12 +71,8 @@ beforeAll(async () => {
   const nets = Object.fromEntries(NETWORKS.map((net, i) => [net, Object.fromEntries(initValues(specsOf(config, net), 11 + i))]));
   const ckpt = await encodeCheckpoint(config, nets);
   await pushCheckpoint(client, SLUG, { where: 'memory', manifest: ckpt.manifest, fetchShard: async (h) => ckpt.shards.get(h)! });
-  const r = await fetch(server.url + roundPaths.config(SLUG), {
-    method: 'PUT',
-    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
-    body: JSON.stringify({ quorum: { min: 1, max: 1 }, train: { steps: 4, cropSize: 32, batchSize: 1 } }),
-  });
-  if (!r.ok) throw new Error(`round config: HTTP ${r.status} ${await r.text()}`);
+  ownerToken = token;
+  await configureRound({ quorum: { min: 1, max: 1 }, train: { steps: 4, cropSize: 32, batchSize: 1 } });
   await mkdir(SCREENSHOTS, { recursive: true });
   browser = await launchBrowser();
 }, 240_000);
@@ -131,6 +138,30 @@ describe('contributing from the browser', () => {
     expect(await page.textContent('[data-testid=round-summary]')).toContain('opens round 2');
     expect(await page.getAttribute('[data-testid=version-chart]', 'data-points')).toBe('2');
     await page.screenshot({ path: join(SCREENSHOTS, 'pair-round.png'), fullPage: true });
+    expect(browser.errors).toEqual([]);
+    await page.close();
+  });
+
+  it('takes a budget in minutes: training stops when the time is up, and what was done is contributed', async () => {
+    // K far beyond what the budget allows: were the minutes ignored, this would train for hours.
+    await configureRound({ train: { steps: 100_000 } });
+    const page = await browser.context.newPage();
+    await page.goto(`${server.url}/pairs/${SLUG}/contribute`);
+    await page.setInputFiles('[data-testid=contribute-folder-A]', join(tmp, 'A'));
+    await page.setInputFiles('[data-testid=contribute-folder-B]', join(tmp, 'B'));
+    await page.selectOption('[data-testid=contribute-budget-kind]', 'minutes');
+    await page.fill('[data-testid=contribute-budget]', '0.05');
+    await page.click('[data-testid=contribute-start]');
+    const result = await page.waitForSelector('[data-testid=contribute-result]', { timeout: 120_000 });
+    expect(await result.getAttribute('data-accepted'), (await result.textContent()) ?? '').toBe('true');
+    const roundNo = Number(await result.getAttribute('data-round'));
+    const round = await getJson<RoundStatus>(roundPaths.round(SLUG));
+    const mine = round.history.filter((h) => h.kind === 'accepted' && h.round === roundNo);
+    expect(mine).toHaveLength(1);
+    // At least one step always runs; the budget, not K, ended it.
+    expect(mine[0].steps).toBeGreaterThanOrEqual(1);
+    expect(mine[0].steps).toBeLessThan(100_000);
+    expect(Number(await page.getAttribute('[data-testid=contribute-stats]', 'data-step'))).toBe(mine[0].steps);
     expect(browser.errors).toEqual([]);
     await page.close();
   });
