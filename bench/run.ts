@@ -4,6 +4,7 @@
  *
  *   npm run bench [-- --quick] [-- --only forward,train,aggregate,server,browser] [-- --cpu-sizes 128,256]
  *
+ * --only reruns some modules and keeps the other tables of the previous results (same mode).
  * --quick: forward at 128×128 without tfjs-cpu, training on the small preset at 64×64, a short
  * aggregation; a few minutes even on a loaded machine. The quick default leaves out server and
  * browser (each starts wrangler and, for browser, Chromium); name them in --only to run them.
@@ -117,6 +118,20 @@ async function browserTable(quick: boolean): Promise<BenchTable> {
   };
 }
 
+/**
+ * With --only, the other modules' tables of the previous results.json (same --quick setting)
+ * are kept, so rerunning one module does not throw the rest away.
+ */
+function keptTables(only: Module[], quick: boolean): BenchTable[] {
+  try {
+    const prev = JSON.parse(readFileSync(join(OUT, 'results.json'), 'utf8')) as { quick: boolean; tables: BenchTable[] };
+    if (prev.quick !== quick) return [];
+    return prev.tables.filter((t) => (MODULES as readonly string[]).includes(t.id) && !only.includes(t.id as Module));
+  } catch {
+    return [];
+  }
+}
+
 async function main(): Promise<void> {
   const { values } = parseArgs({
     options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-sizes': { type: 'string' } },
@@ -148,15 +163,18 @@ async function main(): Promise<void> {
     console.log(toConsole(t));
   }
   const end = sampleLoad();
+  const kept = values.only ? keptTables(only, quick) : [];
   const header = [
     `# Stripes benchmarks${quick ? ' (--quick)' : ''}`,
     '',
     `${new Date().toISOString()}; ${formatLoad(start)} at start, ${formatLoad(end)} at end; ${((performance.now() - t0) / 1000).toFixed(0)} s in all.`,
     'Peers run interleaved (one run of each in turn) so they share the same load; absolute times on a loaded machine are slower than on an idle one, the ratios less so.',
+    ...(kept.length ? [`Kept from the earlier run (${kept.map((t) => t.id).join(', ')}): each table's notes give its own load.`] : []),
     '',
   ].join('\n');
-  writeFileSync(join(OUT, 'results.md'), header + '\n' + tables.map(toMarkdown).join('\n'));
-  writeFileSync(join(OUT, 'results.json'), JSON.stringify({ quick, modules: only, load: { start, end }, timings, tables }, null, 2) + '\n');
+  const all = [...tables, ...kept].sort((a, b) => MODULES.indexOf(a.id as Module) - MODULES.indexOf(b.id as Module));
+  writeFileSync(join(OUT, 'results.md'), header + '\n' + all.map(toMarkdown).join('\n'));
+  writeFileSync(join(OUT, 'results.json'), JSON.stringify({ quick, modules: only, load: { start, end }, timings, tables: all }, null, 2) + '\n');
   console.log(`\nwrote bench/out/results.md and bench/out/results.json (${formatLoad(end)})`);
   if (tables.some((t) => t.rows.some((r) => r.some((c) => c.includes('MISMATCH') || c === 'failed')))) process.exitCode = 1;
 }

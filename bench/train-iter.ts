@@ -38,10 +38,11 @@ export interface TrainOptions {
 export function defaultTrainCases(quick: boolean): TrainCase[] {
   if (quick) return [{ preset: 'small', size: 64, repeats: 3, torchRepeats: 3, warmup: 1 }];
   return [
-    // tfjs-wasm takes minutes per full-preset iteration at 128×128 on this machine: one timed run.
-    { preset: 'full', size: 128, repeats: 1, torchRepeats: 3, warmup: 1 },
-    { preset: 'full', size: 64, repeats: 3, torchRepeats: 5, warmup: 1 },
     { preset: 'small', size: 64, repeats: 5, torchRepeats: 7, warmup: 1 },
+    { preset: 'full', size: 64, repeats: 3, torchRepeats: 5, warmup: 1 },
+    // Last: tfjs-wasm takes minutes per iteration here (one timed run), and if the wasm module
+    // aborts (out of heap) no later tfjs case could run.
+    { preset: 'full', size: 128, repeats: 1, torchRepeats: 3, warmup: 1 },
   ];
 }
 
@@ -62,6 +63,21 @@ export async function runTrainBench(opts: TrainOptions = {}): Promise<BenchTable
   const data: Record<string, unknown>[] = [];
   try {
     for (const c of cases) {
+      try {
+        await runCase(c);
+      } catch (e) {
+        const msg = (e as Error).message.split('\n')[0];
+        rows.push([c.preset, `${c.size}×${c.size}`, 'all', 'failed', '', '0', '', '']);
+        notes.push(`${c.preset} ${c.size}×${c.size} failed: ${msg}`);
+        log(`train ${c.preset} ${c.size}×${c.size}: failed: ${msg}`);
+      }
+    }
+  } finally {
+    await torch.close();
+  }
+
+  async function runCase(c: TrainCase): Promise<void> {
+    {
       const cfg = presetConfig(c.preset);
       const key = `${c.preset}-${c.size}`;
       await torch.request({ op: 'train_setup', key, ngf: cfg.generator.ngf, blocks: cfg.generator.nBlocks, ndf: cfg.discriminator.ndf, size: c.size, seed: 0 });
@@ -104,11 +120,12 @@ export async function runTrainBench(opts: TrainOptions = {}): Promise<BenchTable
         const t1 = results.find((r) => r.name === 'PyTorch 1T')?.summary?.median;
         for (const r of results) {
           const m = r.summary?.median;
+          if (r.error && /Aborted/.test(r.error)) r.error += ' (the wasm module aborted, most likely out of heap: 4 GiB at most)';
           rows.push([
             c.preset,
             `${c.size}×${c.size}`,
             r.name,
-            fmtS(m),
+            r.error && !m ? 'failed' : fmtS(m),
             fmtS(r.summary?.p99),
             String(r.summary?.n ?? 0),
             m && t2 ? fmtX(m / t2) : '—',
@@ -119,14 +136,16 @@ export async function runTrainBench(opts: TrainOptions = {}): Promise<BenchTable
         }
         notes.push(`${c.preset} ${c.size}×${c.size}: ${formatLoad(before)} at start, ${after.loadavg[0].toFixed(2)} at end; ${c.warmup} untimed warm-up iteration each`);
       } finally {
-        tf.dispose([realA, realB]);
-        pools.A.dispose();
-        pools.B.dispose();
-        disposeCycleGAN(model);
+        try {
+          tf.dispose([realA, realB]);
+          pools.A.dispose();
+          pools.B.dispose();
+          disposeCycleGAN(model);
+        } catch {
+          // The wasm module may have aborted; there is nothing left to free.
+        }
       }
     }
-  } finally {
-    await torch.close();
   }
   notes.push(
     'one iteration = G_AB+G_BA step (GAN + cycle + identity losses, Adam) then D_A+D_B step (pooled fakes, Adam), batch 1, as the reference optimize_parameters',
