@@ -64,6 +64,10 @@ export async function useBackend(name: NodeBackend): Promise<string> {
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`TF.js backend "${name}" failed to initialise`);
   await tf.ready();
+  // The cpu backend prints a multi-line "install tfjs-node" banner on first use; tfjs-node cannot
+  // install here and the CLI chose this backend on purpose, so mark the banner as shown.
+  const backend = tf.backend() as unknown as { firstUse?: boolean };
+  if (name === 'cpu' && backend.firstUse) backend.firstUse = false;
   return tf.getBackend();
 }
 
