@@ -12,11 +12,10 @@
  * machine; the load average is printed with every table because the absolute times do not.
  */
 import { spawnSync } from 'node:child_process';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, mkdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { runForwardBench } from './forward.ts';
-import { runTrainBench } from './train-iter.ts';
 import { formatLoad, sampleLoad } from './lib/load.ts';
 import { toConsole, toMarkdown, type BenchTable } from './lib/table.ts';
 
@@ -46,6 +45,22 @@ function spawnBench(script: string, args: string[], env: NodeJS.ProcessEnv = {})
 
 function failed(id: string, title: string, msg: string): BenchTable {
   return { id, title, columns: ['result'], rows: [['failed']], notes: [msg] };
+}
+
+/**
+ * Training runs in a child process: a full-preset iteration needs most of the 4 GiB a wasm heap
+ * can have, and a heap that the forward benchmark already used (wasm memory never shrinks or
+ * compacts) can abort it.
+ */
+function trainTable(quick: boolean): BenchTable {
+  const json = join(OUT, 'train.json');
+  rmSync(json, { force: true });
+  const r = spawnSync(process.execPath, [join(ROOT, 'cli/run-ts.mjs'), join(ROOT, 'bench/train-iter.ts'), ...(quick ? ['--quick'] : []), '--json', json], {
+    cwd: ROOT,
+    stdio: ['ignore', 'inherit', 'inherit'],
+  });
+  if (r.status !== 0 || !existsSync(json)) return failed('train', 'One training iteration', `bench/train-iter.ts exited with ${r.signal ?? r.status}`);
+  return JSON.parse(readFileSync(json, 'utf8')) as BenchTable;
 }
 
 async function aggregateTable(quick: boolean): Promise<BenchTable> {
@@ -150,7 +165,7 @@ async function main(): Promise<void> {
     let t: BenchTable;
     try {
       if (m === 'forward') t = await runForwardBench({ quick, cpuSizes });
-      else if (m === 'train') t = await runTrainBench({ quick });
+      else if (m === 'train') t = trainTable(quick);
       else if (m === 'aggregate') t = await aggregateTable(quick);
       else if (m === 'server') t = await serverTable(quick);
       else t = await browserTable(quick);
