@@ -25,6 +25,12 @@ cp "$RUN/manifest.json" "$DEMO/checkpoint/"
 cp -r "$RUN/shards" "$DEMO/checkpoint/"
 cp "$RUN/index.html" "$DEMO/report/"
 [ -d "$RUN/report" ] && cp -r "$RUN/report" "$DEMO/report/"
+# The report names the data folders by absolute path; keep the committed copy machine-neutral.
+sed -i "s|$ROOT/||g" "$DEMO/report/index.html"
+if [ -x "${CHROMIUM:-/usr/bin/chromium}" ]; then
+  node "$ROOT/scripts/demo-pair/report-shot.mjs" "$DEMO/report/index.html" "$DEMO/report/charts.png" ||
+    echo "publish.sh: could not take the report screenshot; the HTML report is there" >&2
+fi
 
 cd "$ROOT"
 tmp=$(mktemp -d)
