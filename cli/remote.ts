@@ -31,7 +31,7 @@ export class ApiClient {
   }
 
   /** Sends a request; on a 4xx/5xx throws the server's `{error: {message}}` as a CliError. `allow` lists statuses returned instead. */
-  async request(method: string, path: string, init: { json?: unknown; body?: Uint8Array; allow?: number[]; auth?: boolean } = {}): Promise<Response> {
+  async request(method: string, path: string, init: { json?: unknown; body?: Uint8Array; contentType?: string; allow?: number[]; auth?: boolean } = {}): Promise<Response> {
     const headers: Record<string, string> = {};
     if (init.auth !== false && this.token) headers.Authorization = `Bearer ${this.token}`;
     let body: BodyInit | undefined;
@@ -39,7 +39,7 @@ export class ApiClient {
       headers['Content-Type'] = 'application/json';
       body = JSON.stringify(init.json);
     } else if (init.body) {
-      headers['Content-Type'] = 'application/octet-stream';
+      headers['Content-Type'] = init.contentType ?? 'application/octet-stream';
       body = init.body as Uint8Array<ArrayBuffer>;
     }
     let res: Response;

@@ -40,7 +40,7 @@ async function placeholderCheckpoint(): Promise<CheckpointSource> {
 }
 
 /** The trained demo from demo/pair.json and its checkpoint folder, or null while the repo has none. */
-async function repoDemo(): Promise<{ pair: PairCreate; dir: string } | null> {
+async function repoDemo(): Promise<{ pair: PairCreate; dir: string; samples: Array<{ before: string; after: string }> } | null> {
   const file = join(DEMO_DIR, 'pair.json');
   if (!existsSync(file)) return null;
   const meta = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
@@ -54,7 +54,27 @@ async function repoDemo(): Promise<{ pair: PairCreate; dir: string } | null> {
     description: meta.description,
     licence: meta.licence,
   });
-  return { pair, dir };
+  // The gallery card shows sample A/i beside B/i: an A→B sample's before and after.
+  const samples = (Array.isArray(meta.samples) ? (meta.samples as DemoSample[]) : [])
+    .filter((s) => s.direction === 'AtoB')
+    .slice(0, 4)
+    .map((s) => ({ before: join(DEMO_DIR, s.before), after: join(DEMO_DIR, s.after) }));
+  return { pair, dir, samples };
+}
+
+interface DemoSample {
+  direction: 'AtoB' | 'BtoA';
+  before: string;
+  after: string;
+}
+
+async function uploadSamples(client: ApiClient, slug: string, samples: Array<{ before: string; after: string }>): Promise<void> {
+  for (const [i, s] of samples.entries()) {
+    for (const [domain, file] of [['A', s.before], ['B', s.after]] as const) {
+      const body = new Uint8Array(await readFile(file));
+      await client.request('PUT', `/api/pairs/${encodeURIComponent(slug)}/samples/${domain}/${i}`, { body, contentType: 'image/png' });
+    }
+  }
 }
 
 /** Seeds the demo pair unless it is there; returns one line saying what happened. */
@@ -79,5 +99,6 @@ export async function seedDemo(server: string, stateDir: string): Promise<string
   if (!pair) await createPair(client, pairMeta);
   const source = dir ? await readCheckpointDir(dir) : await placeholderCheckpoint();
   const { number } = await pushCheckpoint(client, slug, source);
+  if (demo) await uploadSamples(client, slug, demo.samples);
   return `seeded demo pair "${slug}" version ${number}${dir ? ` from ${dir}` : ' (untrained placeholder)'}`;
 }
