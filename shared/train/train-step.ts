@@ -31,6 +31,7 @@ import type { CycleGAN } from './cyclegan.ts';
 import { slotKey } from './cyclegan.ts';
 import type { ImagePool } from './image-pool.ts';
 import { l1, lsgan } from './losses.ts';
+import { clearWasmKernelCaches } from '../tfjs/wasm-kernels.ts';
 
 export interface LossWeights {
   /** Cycle loss weight for A → B → A (10 in the paper). */
@@ -223,6 +224,9 @@ export async function trainStep(model: CycleGAN, pools: FakePools, realA: Tensor
     if (pooledA) pooledA.dispose();
     if (pooledB) pooledB.dispose();
     if (d) tf.dispose([...Object.values(d.losses), ...Object.values(d.grads)]);
+    // The wasm input-gradient kernel caches filters per weight; every weight was just replaced,
+    // so free them now rather than after the next forward pass has taken its memory.
+    clearWasmKernelCaches();
   }
   const values = await all.data();
   all.dispose();
