@@ -19,8 +19,8 @@ import { join } from 'node:path';
 import { readCheckpointDir } from '../cli/checkpoint-dir.ts';
 import { encodePng } from '../cli/image-io.ts';
 import { useBackend } from '../cli/tf-backend.ts';
-import { toUnit } from '../cli/train/data.ts';
-import { Rng } from '../cli/train/rng.ts';
+import { toUnit } from '../shared/train/sampling.ts';
+import { Rng } from '../shared/train/rng.ts';
 import { generator, generatorParamSpecs, type ModelConfig } from '../shared/model/index.ts';
 import { decodeGroup, type NetworkParams } from '../shared/weights/checkpoint.ts';
 

@@ -54,14 +54,14 @@ export function folderDomains(dirs: { a: string; b: string }, log: (m: string) =
 }
 
 export async function tfTrainer(load: DomainLoader, backend: NodeBackend, seed: number): Promise<RoundTrainer> {
-  const [{ useBackend }, tf, { createCycleGAN, exportWeights, disposeCycleGAN }, { trainStep }, { ImagePool }, data, { Rng }] = await Promise.all([
+  const [{ useBackend }, tf, { createCycleGAN, exportWeights, disposeCycleGAN }, { trainStep }, { ImagePool }, sampling, { Rng }] = await Promise.all([
     import('../tf-backend.ts'),
     import('@tensorflow/tfjs-core'),
     import('../../shared/train/cyclegan.ts'),
     import('../../shared/train/train-step.ts'),
     import('../../shared/train/image-pool.ts'),
-    import('../train/data.ts'),
-    import('../train/rng.ts'),
+    import('../../shared/train/sampling.ts'),
+    import('../../shared/train/rng.ts'),
   ]);
   await useBackend(backend);
   const rng = new Rng(seed);
@@ -76,13 +76,13 @@ export async function tfTrainer(load: DomainLoader, backend: NodeBackend, seed: 
       dom = load(loadSize);
       domains.set(loadSize, dom);
     }
-    const sampler = new data.UnalignedSampler(dom.A.images.length, dom.B.images.length, rng);
+    const sampler = new sampling.UnalignedSampler(dom.A.images.length, dom.B.images.length, rng);
     const model = createCycleGAN(config, { weights: base }, { lr: t.lr, beta1: t.beta1, beta2: t.beta2, eps: 1e-8 });
     const pools = { A: new ImagePool(50, () => rng.random()), B: new ImagePool(50, () => rng.random()) };
     const sums: Record<string, number> = {};
     try {
       for (let step = 1; step <= t.steps; step++) {
-        const batch = data.nextBatch(dom.A, dom.B, sampler, rng, { loadSize, cropSize: t.cropSize, flip: true }, t.batchSize);
+        const batch = sampling.nextBatch(dom.A, dom.B, sampler, rng, { loadSize, cropSize: t.cropSize, flip: true }, t.batchSize);
         const realA = tf.tensor4d(batch.a, batch.shape);
         const realB = tf.tensor4d(batch.b, batch.shape);
         let losses;

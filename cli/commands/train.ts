@@ -20,9 +20,10 @@ import { CliError, usageError } from '../errors.ts';
 import { encodePng } from '../image-io.ts';
 import { ProgressBar } from '../progress.ts';
 import type { NodeBackend } from '../tf-backend.ts';
-import { loadDomain, nextBatch, toUnit, UnalignedSampler, type Domain, type SamplerState } from '../train/data.ts';
+import { loadDomain, type Domain } from '../train/data.ts';
+import { nextBatch, toUnit, UnalignedSampler, type SamplerState } from '../../shared/train/sampling.ts';
 import { LossHistory, renderReport, SAMPLE_NAMES, type LossHistoryState, type ReportRow, type SampleName } from '../train/report.ts';
-import { Rng, type RngState } from '../train/rng.ts';
+import { Rng, type RngState } from '../../shared/train/rng.ts';
 import { openTrainer, type TrainerMeta } from '../train/session.ts';
 
 const NAME = 'train';

@@ -24,9 +24,9 @@ import { learningRate } from '../../shared/train/schedule.ts';
 import { trainStep, visuals, type FakePools, type Losses } from '../../shared/train/train-step.ts';
 import { readSafetensors, writeSafetensors } from '../../shared/weights/safetensors.ts';
 import { useBackend, type NodeBackend } from '../tf-backend.ts';
-import type { Batch } from './data.ts';
+import type { Batch } from '../../shared/train/sampling.ts';
 import type { SampleName } from './report.ts';
-import { Rng, type RngState } from './rng.ts';
+import { Rng, type RngState } from '../../shared/train/rng.ts';
 
 /** The JSON half of a trainer's state; its arrays travel in `TrainerSnapshot.tensors`. */
 export interface TrainerMeta {

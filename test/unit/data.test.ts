@@ -5,9 +5,10 @@ import { copyFileSync, mkdirSync, mkdtempSync, readFileSync, writeFileSync } fro
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
-import { resizeBicubicRGB } from '../../cli/train/resize.ts';
-import { Rng } from '../../cli/train/rng.ts';
-import { cropFlipInto, listImages, loadDomain, toUnit, UnalignedSampler } from '../../cli/train/data.ts';
+import { resizeBicubicRGB } from '../../shared/train/resize.ts';
+import { Rng } from '../../shared/train/rng.ts';
+import { listImages, loadDomain } from '../../cli/train/data.ts';
+import { cropFlipInto, toUnit, UnalignedSampler } from '../../shared/train/sampling.ts';
 
 const FIX = join(import.meta.dirname, '..', 'fixtures', 'data');
 

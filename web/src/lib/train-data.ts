@@ -3,10 +3,12 @@
  * `stripes train` does (cli/train/data.ts): each image decoded once and resized to load×load
  * with the Pillow-exact bicubic, then per step a random crop×crop window and a random flip,
  * mapped to [-1, 1]. A is visited in a shuffled order, B drawn at random, so pairs stay unaligned.
+ * Decoding is the browser's; crop, flip and sampling are shared/train/sampling.ts, as in the CLI.
  * Runs in the training worker; the pixels never leave it.
  */
-import { resizeBicubicRGB } from '../../../cli/train/resize.ts';
-import type { Rng } from '../../../cli/train/rng.ts';
+import { resizeBicubicRGB } from '../../../shared/train/resize.ts';
+import type { Rng } from '../../../shared/train/rng.ts';
+import { nextBatch, UnalignedSampler, type Batch } from '../../../shared/train/sampling.ts';
 
 /** Decodes an image file to RGB bytes at load×load; throws a one-line reason when it cannot. */
 export async function loadImage(blob: Blob, loadSize: number): Promise<Uint8Array> {
@@ -30,52 +32,21 @@ export async function loadImage(blob: Blob, loadSize: number): Promise<Uint8Arra
   return resizeBicubicRGB(rgb, width, height, loadSize, loadSize);
 }
 
-/** ToTensor + Normalize(0.5, 0.5) in float32, as cli/train/data.ts rounds it. */
-const TO_UNIT = Float32Array.from({ length: 256 }, (_, v) => Math.fround(Math.fround(Math.fround(v / 255) - 0.5) / 0.5));
-
-function cropFlipInto(img: Uint8Array, loadSize: number, cropSize: number, rng: Rng, out: Float32Array, offset: number): void {
-  const top = rng.int(loadSize - cropSize + 1);
-  const left = rng.int(loadSize - cropSize + 1);
-  const flip = rng.random() < 0.5;
-  for (let y = 0; y < cropSize; y++) {
-    const src = ((top + y) * loadSize + left) * 3;
-    const dst = offset + y * cropSize * 3;
-    for (let x = 0; x < cropSize; x++) {
-      const s = src + (flip ? cropSize - 1 - x : x) * 3;
-      const d = dst + x * 3;
-      out[d] = TO_UNIT[img[s]];
-      out[d + 1] = TO_UNIT[img[s + 1]];
-      out[d + 2] = TO_UNIT[img[s + 2]];
-    }
-  }
-}
-
+/** The next batches, drawn as `stripes train` draws them (always with the random flip). */
 export class Batches {
-  #perm: number[] = [];
-  #pos = 0;
+  readonly #sampler: UnalignedSampler;
 
   constructor(
     readonly A: Uint8Array[],
     readonly B: Uint8Array[],
     readonly loadSize: number,
     private readonly rng: Rng,
-  ) {}
+  ) {
+    this.#sampler = new UnalignedSampler(A.length, B.length, rng);
+  }
 
   /** The next batch as NHWC float data for A and B. */
-  next(batchSize: number, cropSize: number): { a: Float32Array; b: Float32Array; shape: [number, number, number, number] } {
-    const per = cropSize * cropSize * 3;
-    const a = new Float32Array(batchSize * per);
-    const b = new Float32Array(batchSize * per);
-    for (let i = 0; i < batchSize; i++) {
-      if (this.#pos >= this.#perm.length) {
-        this.#perm = this.rng.permutation(Math.max(this.A.length, this.B.length));
-        this.#pos = 0;
-      }
-      const ia = this.#perm[this.#pos++] % this.A.length;
-      const ib = this.rng.int(this.B.length);
-      cropFlipInto(this.A[ia], this.loadSize, cropSize, this.rng, a, i * per);
-      cropFlipInto(this.B[ib], this.loadSize, cropSize, this.rng, b, i * per);
-    }
-    return { a, b, shape: [batchSize, cropSize, cropSize, 3] };
+  next(batchSize: number, cropSize: number): Batch {
+    return nextBatch({ images: this.A }, { images: this.B }, this.#sampler, this.rng, { loadSize: this.loadSize, cropSize, flip: true }, batchSize);
   }
 }

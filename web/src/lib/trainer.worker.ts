@@ -8,7 +8,7 @@ import * as tf from '@tensorflow/tfjs-core';
 // Training needs the gradients of every op the networks use; inference alone never loads them.
 import '@tensorflow/tfjs-core/dist/register_all_gradients';
 import '@tensorflow/tfjs-backend-cpu';
-import { Rng } from '../../../cli/train/rng.ts';
+import { Rng } from '../../../shared/train/rng.ts';
 import { NETWORKS, type ModelConfig } from '../../../shared/model/config.ts';
 import { mulberry32 } from '../../../shared/model/init.ts';
 import { contributeRound, RoundClientError, type RoundTrainer, type Weights } from '../../../shared/rounds/client.ts';
