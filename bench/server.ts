@@ -4,15 +4,14 @@
  * (a fixed number of requests, at most 8 in flight), beside reading the same shard bytes from
  * disk as the ceiling. Run: `node cli/run-ts.mjs bench/server.ts`; writes bench/out/server.json.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { readFile } from 'node:fs/promises';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { writeCheckpointDir } from '../cli/checkpoint-dir.ts';
 import { ApiClient, createPair, createToken, pushCheckpoint } from '../cli/remote.ts';
 import { readCheckpointDir } from '../cli/checkpoint-dir.ts';
+import { startLocalServer, type LocalServer } from '../scripts/local-server.ts';
 import { presetConfig } from '../shared/model/config.ts';
 import { initValues } from '../shared/model/init.ts';
 import { encodeCheckpoint } from '../shared/weights/checkpoint.ts';
@@ -22,35 +21,6 @@ const ROOT = new URL('../', import.meta.url).pathname;
 const SHARD_REQUESTS = Number(process.env.BENCH_SHARD_REQUESTS ?? 48);
 const MANIFEST_REQUESTS = Number(process.env.BENCH_MANIFEST_REQUESTS ?? 300);
 const CONCURRENCY = Math.min(8, Number(process.env.BENCH_CONCURRENCY ?? 4));
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-function start(port: number, state: string): Promise<ChildProcess> {
-  const child = spawn(process.execPath, ['scripts/start.mjs', '--no-build'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), STRIPES_STATE_DIR: state },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Stripes is running at')) resolve(child);
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${out}`)));
-  });
-}
 
 /** Runs `n` tasks with at most `c` in flight; returns each task's duration in ms. */
 async function bounded(n: number, c: number, task: (i: number) => Promise<void>): Promise<number[]> {
@@ -76,7 +46,7 @@ const quantile = (xs: number[], q: number) => {
 
 export async function runServerBench() {
   const tmp = mkdtempSync(join(tmpdir(), 'stripes-bench-'));
-  let child: ChildProcess | null = null;
+  let server: LocalServer | null = null;
   try {
     // The paper's generator (resnet_9blocks, ngf 64): 11.4 M float32 parameters in eleven shards (plus its float16 copy, which a version must carry).
     const config = presetConfig('full');
@@ -85,9 +55,8 @@ export async function runServerBench() {
     await writeCheckpointDir(dir, ckpt);
     const shards = ckpt.manifest.groups.G_AB!.paths;
 
-    const port = await freePort();
-    const url = `http://127.0.0.1:${port}`;
-    child = await start(port, join(tmp, 'state'));
+    server = await startLocalServer({ stateDir: join(tmp, 'state'), build: false });
+    const url = server.url;
     const client = new ApiClient(url, (await createToken(new ApiClient(url), 'bench')).token);
     await createPair(client, { slug: 'bench', title: 'bench', domainA: 'A', domainB: 'B', licence: 'MIT' });
     const t0 = performance.now();
@@ -134,13 +103,7 @@ export async function runServerBench() {
       shard304: { requests: MANIFEST_REQUESTS, medianMs: +quantile(notModifiedMs, 0.5).toFixed(2), p99Ms: +quantile(notModifiedMs, 0.99).toFixed(2) },
     };
   } finally {
-    if (child && child.exitCode === null) {
-      const c = child;
-      await new Promise((r) => {
-        c.once('exit', r);
-        c.kill('SIGTERM');
-      });
-    }
+    await server?.stop();
     rmSync(tmp, { recursive: true, force: true });
   }
 }

@@ -4,9 +4,7 @@
  * --model URL` must give the same image as translating from the folder; a restart keeps
  * everything and seeds nothing twice; Ctrl-C/SIGTERM stops it.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { PNG } from 'pngjs';
@@ -16,53 +14,20 @@ import { NETWORKS, presetConfig } from '../../shared/model/config.ts';
 import { initValues } from '../../shared/model/init.ts';
 import { encodeCheckpoint, type NetworkParams } from '../../shared/weights/checkpoint.ts';
 import { specsFor } from '../../shared/weights/manifest.ts';
-import { ROOT, stripes } from './run-cli.ts';
+import { freePort, startLocalServer, type LocalServer } from '../../scripts/local-server.ts';
+import { stripes } from './run-cli.ts';
 
 const tmp = mkdtempSync(join(tmpdir(), 'stripes-push-'));
 const state = join(tmp, 'state');
-let server: ChildProcess | null = null;
+let server: LocalServer | null = null;
 
 afterAll(async () => {
-  if (server && server.exitCode === null) await stopServer(server);
+  await server?.stop();
   rmSync(tmp, { recursive: true, force: true });
 });
 
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
-}
-
-/** Starts `npm start` and resolves with its output once it prints the URL. */
-function startServer(port: number): Promise<{ child: ChildProcess; output: () => string }> {
-  const child = spawn(process.execPath, ['scripts/start.mjs', '--no-build'], {
-    cwd: ROOT,
-    env: { ...process.env, PORT: String(port), STRIPES_STATE_DIR: state },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  });
-  let out = '';
-  return new Promise((resolve, reject) => {
-    const onData = (d: Buffer) => {
-      out += d.toString();
-      if (out.includes('Stripes is running at')) resolve({ child, output: () => out });
-    };
-    child.stdout!.on('data', onData);
-    child.stderr!.on('data', onData);
-    child.once('exit', (code) => reject(new Error(`npm start exited with ${code}:\n${out}`)));
-  });
-}
-
-function stopServer(child: ChildProcess): Promise<number | null> {
-  return new Promise((resolve) => {
-    child.once('exit', (code) => resolve(code));
-    child.kill('SIGTERM');
-  });
-}
+/** `npm start` without the web build (this test needs only the API) on the given port and this test's state. */
+const startServer = (port: number) => startLocalServer({ port, stateDir: state, build: false });
 
 async function tinyCheckpointDir(dir: string): Promise<void> {
   const config = presetConfig('tiny');
@@ -88,7 +53,7 @@ describe('stripes push into npm start, translate from the URL', () => {
     const port = await freePort();
     const url = `http://127.0.0.1:${port}`;
     const started = await startServer(port);
-    server = started.child;
+    server = started;
     // The demo is the repo's trained pair when demo/ holds one, else the untrained placeholder "demo".
     const seeded = /seeded demo pair "([a-z0-9-]+)" version 1/.exec(started.output());
     expect(seeded, started.output()).not.toBeNull();
@@ -123,17 +88,17 @@ describe('stripes push into npm start, translate from the URL', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no pair "no-such-pair"/);
 
-    expect(await stopServer(server)).toBe(0);
+    expect(await server.stop()).toBe(0);
 
     // Restart on the same state: everything is still there and the demo is not seeded again.
     const restarted = await startServer(port);
-    server = restarted.child;
+    server = restarted;
     expect(restarted.output()).toContain(`demo pair "${demoSlug}" is there (version 1)`);
     const pair = await (await fetch(`${url}/api/pairs/tiny-test`)).json();
     expect(pair).toMatchObject({ title: 'Tiny test', currentVersion: 2 });
     const list = await (await fetch(`${url}/api/pairs`)).json();
     expect(list.pairs.map((p: { slug: string }) => p.slug).sort()).toEqual([demoSlug, 'tiny-test'].sort());
-    expect(await stopServer(server)).toBe(0);
+    expect(await server.stop()).toBe(0);
     // Nothing of ours is left listening.
     await expect(fetch(`${url}/api/pairs`)).rejects.toThrow();
   });
