@@ -10,6 +10,13 @@
  * and builder keep at once (MemoryMeter), which is what must fit a 128 MB isolate; the heap
  * figure also counts this benchmark's own inputs. Contributors cycle through 4 distinct deltas to
  * keep the inputs small; every contribution is still read and combined separately.
+ *
+ * "Commit → current" times the path PairRound.alarm() takes after the last commit, on the same
+ * code and the same in-memory store: one network per alarm (buildNetworks for G_AB, G_BA, D_A,
+ * D_B in turn), then assembleVersion; "slowest alarm" is the largest of those four, which is
+ * what must fit a Durable Object's 30 s CPU budget. Not included (Workers runtime only): the alarm
+ * dispatch between networks, the DO storage writes of progress, R2 latency and the D1
+ * declare/commit that moves `current`. The manifest must equal the one-shot build's.
  */
 import { parseArgs } from 'node:util';
 import { isPresetName, NETWORKS, presetConfig, type NetworkName } from '../shared/model/config.ts';
@@ -19,7 +26,7 @@ import { applyConfigPatch, DEFAULT_ROUND_CONFIG } from '../shared/rounds/protoco
 import { encodeCheckpoint } from '../shared/weights/checkpoint.ts';
 import { specsFor } from '../shared/weights/manifest.ts';
 import { memoryBlobs } from '../worker/rounds/blobs.ts';
-import { buildVersion, type RoundContribution } from '../worker/rounds/build-version.ts';
+import { assembleVersion, buildNetworks, buildVersion, type BuildInput, type NetworkParts, type RoundContribution } from '../worker/rounds/build-version.ts';
 
 const { values } = parseArgs({
   options: { preset: { type: 'string', default: 'full' }, counts: { type: 'string', default: '2,8,32' }, mode: { type: 'string', default: 'mean' } },
@@ -60,15 +67,33 @@ for (let i = 0; i < 4; i++) {
 }
 
 const cfg = applyConfigPatch(DEFAULT_ROUND_CONFIG, { aggregation: { mode } });
-console.log('contributions  seconds  params/s (base)  contribution-params/s  held MiB  heap MiB');
+/** The DO's path: a network per alarm, then the manifest; returns its total and slowest step in seconds. */
+async function alarmPath(input: BuildInput): Promise<{ total: number; slowest: number; manifest: string }> {
+  const parts: NetworkParts = {};
+  let slowest = 0;
+  const t0 = performance.now();
+  for (const net of NETWORKS) {
+    const t = performance.now();
+    Object.assign(parts, await buildNetworks(input, [net]));
+    slowest = Math.max(slowest, performance.now() - t);
+  }
+  const built = assembleVersion(input.base, parts, input.meta);
+  return { total: (performance.now() - t0) / 1000, slowest: slowest / 1000, manifest: JSON.stringify(built.manifest) };
+}
+
+console.log('contributions  seconds  params/s (base)  contribution-params/s  held MiB  heap MiB  commit→current s  slowest alarm s');
 for (const n of counts) {
   const contributions = Array.from({ length: n }, (_, i) => distinct[i % distinct.length]);
   const meter = new MemoryMeter();
   global.gc?.();
+  const input: BuildInput = { blobs, base: base.manifest, momentum: null, contributions, config: cfg, meta: { bench: n }, meter };
   const t0 = performance.now();
-  await buildVersion({ blobs, base: base.manifest, momentum: null, contributions, config: cfg, meta: { bench: n }, meter });
+  const oneShot = await buildVersion(input);
   const s = (performance.now() - t0) / 1000;
+  global.gc?.();
+  const path = await alarmPath({ ...input, meter: new MemoryMeter() });
+  if (path.manifest !== JSON.stringify(oneShot.manifest)) throw new Error(`${n} contributions: the per-alarm build gave a different manifest than the one-shot build`);
   console.log(
-    `${String(n).padStart(13)}  ${s.toFixed(2).padStart(7)}  ${Math.round(params / s).toLocaleString().padStart(15)}  ${Math.round((params * n) / s).toLocaleString().padStart(21)}  ${mb(meter.peak).padStart(8)}  ${mb(process.memoryUsage().heapUsed).padStart(8)}`,
+    `${String(n).padStart(13)}  ${s.toFixed(2).padStart(7)}  ${Math.round(params / s).toLocaleString().padStart(15)}  ${Math.round((params * n) / s).toLocaleString().padStart(21)}  ${mb(meter.peak).padStart(8)}  ${mb(process.memoryUsage().heapUsed).padStart(8)}  ${path.total.toFixed(2).padStart(16)}  ${path.slowest.toFixed(2).padStart(15)}`,
   );
 }

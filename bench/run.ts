@@ -78,7 +78,7 @@ async function aggregateTable(quick: boolean): Promise<BenchTable> {
   return {
     id: 'aggregate',
     title,
-    columns: ['contributions', 'seconds', 'params/s (base)', 'contribution-params/s', 'held MiB', 'heap MiB'],
+    columns: ['contributions', 'seconds', 'params/s (base)', 'contribution-params/s', 'held MiB', 'heap MiB', 'commit→current s', 'slowest alarm s'],
     rows,
     notes: lines.slice(0, Math.max(0, h)).filter(Boolean),
   };
