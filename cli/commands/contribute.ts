@@ -30,10 +30,6 @@ change (local − base) as float16 shards and commits it. Repeats for --rounds r
   --backend B     TF.js backend: ${NODE_BACKENDS.join(' or ')} (default wasm)
   --seed N        seed for cropping, flipping and the fake pools (default 1)`;
 
-/** The reference resizes to 286 before 256 crops: the same ratio at other crop sizes. */
-export function loadSizeFor(cropSize: number): number {
-  return Math.round((cropSize * 286) / 256);
-}
 
 function positiveInt(name: string, v: string | undefined, def: number): number {
   if (v === undefined) return def;
@@ -70,7 +66,7 @@ export async function tfTrainer(load: DomainLoader, backend: NodeBackend, seed: 
   return async (base: Weights, lease: Lease, onStep, config) => {
     const t = lease.train;
     if (t.optimizer !== 'adam') throw new CliError(`round ${lease.round} asks for ${t.optimizer} steps; stripes contribute trains with Adam only`);
-    const loadSize = loadSizeFor(t.cropSize);
+    const loadSize = sampling.referenceLoadSize(t.cropSize);
     let dom = domains.get(loadSize);
     if (!dom) {
       dom = load(loadSize);

@@ -29,6 +29,14 @@ export function toUnit(v: number): number {
   return TO_UNIT[v];
 }
 
+/**
+ * The load size for a crop size, at the reference's ratio (resize to 286, crop 256): contributors
+ * of a community round, which fixes only the crop, preprocess like the round's base was trained.
+ */
+export function referenceLoadSize(cropSize: number): number {
+  return Math.round((cropSize * 286) / 256);
+}
+
 export interface CropOptions {
   loadSize: number;
   cropSize: number;

@@ -16,6 +16,7 @@ import { networkLength, DELTA_BYTES_PER_ELEMENT } from '../../../shared/rounds/d
 import { registerWasmTrainingKernels } from '../../../shared/tfjs/wasm-kernels.ts';
 import { createCycleGAN, disposeCycleGAN, exportWeights } from '../../../shared/train/cyclegan.ts';
 import { ImagePool } from '../../../shared/train/image-pool.ts';
+import { referenceLoadSize } from '../../../shared/train/sampling.ts';
 import { trainStep, visuals } from '../../../shared/train/train-step.ts';
 import { selectBackend } from './backend.ts';
 import type { BackendChoice, BackendName, Pixels, TrainBudget, TrainerReply, TrainerRequest } from './messages.ts';
@@ -44,8 +45,6 @@ async function ensureBackend(): Promise<BackendName | 'cpu'> {
   return backend!;
 }
 
-/** The reference resizes to 286 before 256 crops: the same ratio at other crop sizes. */
-const loadSizeFor = (cropSize: number) => Math.round((cropSize * 286) / 256);
 
 /** The first image of a [-1, 1] NHWC batch as opaque pixels. */
 async function firstImage(t: tf.Tensor4D): Promise<Pixels> {
@@ -83,7 +82,7 @@ function trainer(
     const t = lease.train;
     if (t.optimizer !== 'adam') throw new Error(`round ${lease.round} asks for ${t.optimizer} steps; the browser trains with Adam only`);
     await ensureBackend();
-    const loadSize = loadSizeFor(t.cropSize);
+    const loadSize = referenceLoadSize(t.cropSize);
     const data = new Batches(await decodeAll(id, images.A, 'A', loadSize), await decodeAll(id, images.B, 'B', loadSize), loadSize, new Rng(Date.now() >>> 0));
     const steps = Math.min(t.steps, budget.steps ?? Infinity);
     const deadline = budget.minutes ? performance.now() + budget.minutes * 60_000 : Infinity;
