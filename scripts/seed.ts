@@ -13,6 +13,7 @@ import { readCheckpointDir, type CheckpointSource } from '../cli/checkpoint-dir.
 import { ApiClient, createPair, createToken, getPair, pushCheckpoint } from '../cli/remote.ts';
 import { PairCreateSchema, type PairCreate } from '../shared/api/pairs.ts';
 import { NETWORKS, presetConfig } from '../shared/model/config.ts';
+import { RoundConfigPatchSchema, type RoundConfigPatch } from '../shared/rounds/protocol.ts';
 import { initValues } from '../shared/model/init.ts';
 import { encodeCheckpoint, type NetworkParams } from '../shared/weights/checkpoint.ts';
 import { specsFor } from '../shared/weights/manifest.ts';
@@ -40,7 +41,7 @@ async function placeholderCheckpoint(): Promise<CheckpointSource> {
 }
 
 /** The trained demo from demo/pair.json and its checkpoint folder, or null while the repo has none. */
-async function repoDemo(): Promise<{ pair: PairCreate; dir: string; samples: Array<{ before: string; after: string }> } | null> {
+async function repoDemo(): Promise<{ pair: PairCreate; dir: string; samples: Array<{ before: string; after: string }>; round?: RoundConfigPatch } | null> {
   const file = join(DEMO_DIR, 'pair.json');
   if (!existsSync(file)) return null;
   const meta = JSON.parse(await readFile(file, 'utf8')) as Record<string, unknown>;
@@ -59,7 +60,8 @@ async function repoDemo(): Promise<{ pair: PairCreate; dir: string; samples: Arr
     .filter((s) => s.direction === 'AtoB')
     .slice(0, 4)
     .map((s) => ({ before: join(DEMO_DIR, s.before), after: join(DEMO_DIR, s.after) }));
-  return { pair, dir, samples };
+  const round = meta.round === undefined ? undefined : RoundConfigPatchSchema.parse(meta.round);
+  return { pair, dir, samples, round };
 }
 
 interface DemoSample {
@@ -99,6 +101,11 @@ export async function seedDemo(server: string, stateDir: string): Promise<string
   if (!pair) await createPair(client, pairMeta);
   const source = dir ? await readCheckpointDir(dir) : await placeholderCheckpoint();
   const { number } = await pushCheckpoint(client, slug, source);
-  if (demo) await uploadSamples(client, slug, demo.samples);
+  if (demo) {
+    await uploadSamples(client, slug, demo.samples);
+    // The demo trained on 64×64 crops: its rounds do too, short enough for a first contribution
+    // from a laptop's browser, and one contribution makes the next version.
+    if (demo.round) await client.request('PUT', `/api/pairs/${encodeURIComponent(slug)}/round/config`, { json: demo.round });
+  }
   return `seeded demo pair "${slug}" version ${number}${dir ? ` from ${dir}` : ' (untrained placeholder)'}`;
 }
