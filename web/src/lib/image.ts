@@ -7,29 +7,42 @@ export const MAX_SIDE = 4096;
 export const MIN_SIDE = 8;
 
 /**
- * Decodes a picked, dropped or pasted image file to RGBA pixels exactly as stored: no colour
- * space conversion and no premultiplied alpha, so a PNG gives the same bytes a PNG decoder in
- * Node (the CLI) gives.
+ * Opens an image file as stored: no colour space conversion and no premultiplied alpha, so a
+ * PNG gives the same bytes a PNG decoder in Node (the CLI) gives. Works in a worker too.
  */
-export async function decodeImage(blob: Blob): Promise<Pixels> {
-  if (blob.type && !blob.type.startsWith('image/')) throw new Error(`that file is ${blob.type}, not an image`);
-  let bitmap: ImageBitmap;
+export async function readBitmap(blob: Blob): Promise<ImageBitmap> {
   try {
-    bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
+    return await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
   } catch {
     throw new Error('that file could not be read as an image (PNG, JPEG, WebP or GIF)');
   }
+}
+
+/** The bitmap's RGBA pixels; closes the bitmap. */
+export function bitmapPixels(bitmap: ImageBitmap): Pixels {
   const { width, height } = bitmap;
-  if (width < MIN_SIDE || height < MIN_SIDE)
-    throw new Error(`the image is ${width}×${height}; it needs at least ${MIN_SIDE} pixels a side`);
-  if (width > MAX_SIDE || height > MAX_SIDE)
-    throw new Error(`the image is ${width}×${height}; the largest side allowed is ${MAX_SIDE}`);
-  const canvas = new OffscreenCanvas(width, height);
-  const ctx = canvas.getContext('2d', { willReadFrequently: true })!;
+  const ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true })!;
   ctx.drawImage(bitmap, 0, 0);
   bitmap.close();
   const { data } = ctx.getImageData(0, 0, width, height);
   return { width, height, data };
+}
+
+/** Decodes a picked, dropped or pasted image file to RGBA pixels, within the sizes a translation takes. */
+export async function decodeImage(blob: Blob): Promise<Pixels> {
+  if (blob.type && !blob.type.startsWith('image/')) throw new Error(`that file is ${blob.type}, not an image`);
+  const bitmap = await readBitmap(blob);
+  const { width, height } = bitmap;
+  const tooSmall = width < MIN_SIDE || height < MIN_SIDE;
+  if (tooSmall || width > MAX_SIDE || height > MAX_SIDE) {
+    bitmap.close();
+    throw new Error(
+      tooSmall
+        ? `the image is ${width}×${height}; it needs at least ${MIN_SIDE} pixels a side`
+        : `the image is ${width}×${height}; the largest side allowed is ${MAX_SIDE}`,
+    );
+  }
+  return bitmapPixels(bitmap);
 }
 
 /** Draws pixels onto a canvas, resizing it to the image. */

@@ -9,20 +9,11 @@
 import { resizeBicubicRGB } from '../../../shared/train/resize.ts';
 import type { Rng } from '../../../shared/train/rng.ts';
 import { nextBatch, UnalignedSampler, type Batch } from '../../../shared/train/sampling.ts';
+import { bitmapPixels, readBitmap } from './image.ts';
 
 /** Decodes an image file to RGB bytes at load×load; throws a one-line reason when it cannot. */
 export async function loadImage(blob: Blob, loadSize: number): Promise<Uint8Array> {
-  let bitmap: ImageBitmap;
-  try {
-    bitmap = await createImageBitmap(blob, { colorSpaceConversion: 'none', premultiplyAlpha: 'none' });
-  } catch {
-    throw new Error('not a readable image (PNG, JPEG, WebP or GIF)');
-  }
-  const { width, height } = bitmap;
-  const ctx = new OffscreenCanvas(width, height).getContext('2d', { willReadFrequently: true })!;
-  ctx.drawImage(bitmap, 0, 0);
-  bitmap.close();
-  const rgba = ctx.getImageData(0, 0, width, height).data;
+  const { width, height, data: rgba } = bitmapPixels(await readBitmap(blob));
   const rgb = new Uint8Array(width * height * 3);
   for (let i = 0, j = 0; i < width * height; i++, j += 3) {
     rgb[j] = rgba[4 * i];
