@@ -8,7 +8,6 @@
 import * as tf from '@tensorflow/tfjs-core';
 import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
-import { pathToFileURL } from 'node:url';
 import { registerWasmTrainingKernels } from '../shared/tfjs/wasm-kernels.ts';
 
 export type NodeBackend = 'wasm' | 'cpu';
@@ -69,9 +68,4 @@ export async function useBackend(name: NodeBackend): Promise<string> {
   const backend = tf.backend() as unknown as { firstUse?: boolean };
   if (name === 'cpu' && backend.firstUse) backend.firstUse = false;
   return tf.getBackend();
-}
-
-// Kept for callers that want to hand the folder to a worker thread as a URL.
-export function wasmBinariesUrl(): string {
-  return pathToFileURL(wasmBinariesDir()).href + '/';
 }
