@@ -9,9 +9,11 @@ import { command as importTorch } from './commands/import-torch.ts';
 import { command as push } from './commands/push.ts';
 import { command as train } from './commands/train.ts';
 import { command as translate } from './commands/translate.ts';
+import { command as validation } from './commands/validation.ts';
+import { command as versions } from './commands/versions.ts';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.ts';
 
-const COMMANDS: Command[] = [importTorch, translate, push, train, contribute];
+const COMMANDS: Command[] = [importTorch, translate, push, train, contribute, validation, versions];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

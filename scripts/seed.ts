@@ -11,6 +11,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join, resolve } from 'node:path';
 import { readCheckpointDir, type CheckpointSource } from '../cli/checkpoint-dir.ts';
 import { ApiClient, createPair, createToken, getPair, pushCheckpoint } from '../cli/remote.ts';
+import { validationSetFromFolder } from '../cli/validation-set.ts';
 import { PairCreateSchema, type PairCreate } from '../shared/api/pairs.ts';
 import { NETWORKS, presetConfig } from '../shared/model/config.ts';
 import { RoundConfigPatchSchema, type RoundConfigPatch } from '../shared/rounds/protocol.ts';
@@ -97,7 +98,11 @@ export async function seedDemo(server: string, stateDir: string): Promise<string
   }
   const client = new ApiClient(server, token);
   const pair = await getPair(client, slug);
-  if (pair?.currentVersion) return `demo pair "${slug}" is there (version ${pair.currentVersion})`;
+  if (pair?.currentVersion) {
+    // A seed interrupted after the push finishes the rest on the next start.
+    const added = demo ? await ensureValidation(client, slug) : '';
+    return `demo pair "${slug}" is there (version ${pair.currentVersion})${added}`;
+  }
   if (!pair) await createPair(client, pairMeta);
   const source = dir ? await readCheckpointDir(dir) : await placeholderCheckpoint();
   const { number } = await pushCheckpoint(client, slug, source);
@@ -106,6 +111,24 @@ export async function seedDemo(server: string, stateDir: string): Promise<string
     // The demo trained on 64×64 crops: its rounds do too, short enough for a first contribution
     // from a laptop's browser, and one contribution makes the next version.
     if (demo.round) await client.request('PUT', `/api/pairs/${encodeURIComponent(slug)}/round/config`, { json: demo.round });
+    await ensureValidation(client, slug);
   }
   return `seeded demo pair "${slug}" version ${number}${dir ? ` from ${dir}` : ' (untrained placeholder)'}`;
+}
+
+/**
+ * The demo's validation set (demo/validation/{A,B}: held-out tiles, see scripts/demo-pair/README.md),
+ * uploaded when the server does not have it yet: without one the quality gate cannot run, so the
+ * pair's rounds would not open.
+ */
+async function ensureValidation(client: ApiClient, slug: string): Promise<string> {
+  const dirs = { A: join(DEMO_DIR, 'validation', 'A'), B: join(DEMO_DIR, 'validation', 'B') };
+  if (!existsSync(dirs.A) || !existsSync(dirs.B)) return '';
+  const round = (await client.json('GET', `/api/pairs/${encodeURIComponent(slug)}/round`)) as { validation?: { A: number; B: number } };
+  if (round.validation && round.validation.A > 0 && round.validation.B > 0) return '';
+  for (const d of ['A', 'B'] as const) {
+    const set = validationSetFromFolder(dirs[d], `demo/validation/${d}`);
+    await client.request('PUT', `/api/pairs/${encodeURIComponent(slug)}/validation/${d}`, { body: set.bytes });
+  }
+  return ' (validation images added)';
 }

@@ -8,6 +8,7 @@ import { pairs } from './routes/pairs.ts';
 import { samples } from './routes/samples.ts';
 import { shards } from './routes/shards.ts';
 import { tokens } from './routes/tokens.ts';
+import { validation } from './routes/validation.ts';
 import { versions } from './routes/versions.ts';
 import { rounds } from './rounds/routes.ts';
 import { validationHook } from './validation.ts';
@@ -31,6 +32,7 @@ export function createApp() {
   app.route('/', samples);
   app.route('/', shards);
   app.route('/', rounds);
+  app.route('/', validation);
   mountOpenApi(app, '/openapi.json');
   app.onError(onError);
   app.notFound(onNotFound);

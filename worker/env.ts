@@ -1,5 +1,5 @@
 /** The bindings wrangler.toml declares, in one place. */
-import type { PairRound } from './round.ts';
+import type { PairRound } from './rounds/pair-round.ts';
 
 export interface Env {
   /** The pair registry (migrations/). Only worker/registry.ts and worker/rate-limit.ts query it. */

@@ -5,7 +5,7 @@
 import { app } from './app.ts';
 import type { Env } from './env.ts';
 
-export { PairRound } from './round.ts';
+export { PairRound } from './rounds/pair-round.ts';
 
 export default {
   fetch(request, env, ctx) {

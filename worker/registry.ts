@@ -7,6 +7,7 @@ import type { Pair, PairCreate, PairUpdate, SampleDomain } from '../shared/api/p
 import { api } from '../shared/api/paths.ts';
 import { allShards } from '../shared/weights/manifest.ts';
 import type { CheckpointManifest } from '../shared/weights/format.ts';
+import type { GateRecord, VersionSource, VersionSummary } from '../shared/api/versions.ts';
 
 interface PairRow {
   slug: string;
@@ -30,6 +31,9 @@ interface VersionRow {
   manifest: string;
   created_at: string;
   committed_at: string | null;
+  source: VersionSource;
+  round: number | null;
+  gate: string | null;
 }
 
 export interface StoredVersion {
@@ -39,6 +43,9 @@ export interface StoredVersion {
   manifest: CheckpointManifest;
   createdAt: string;
   committedAt: string | null;
+  source: VersionSource;
+  round: number | null;
+  gate: GateRecord | null;
 }
 
 const now = () => new Date().toISOString();
@@ -51,6 +58,9 @@ function toVersion(r: VersionRow): StoredVersion {
     manifest: JSON.parse(r.manifest) as CheckpointManifest,
     createdAt: r.created_at,
     committedAt: r.committed_at,
+    source: r.source ?? 'owner',
+    round: r.round ?? null,
+    gate: r.gate ? (JSON.parse(r.gate) as GateRecord) : null,
   };
 }
 
@@ -187,7 +197,7 @@ export class Registry {
       stmts.push(
         this.db
           .prepare(
-            "INSERT INTO versions (pair_slug, number, state, manifest, created_at, committed_at) SELECT ?, 1, 'committed', manifest, ?, ? FROM versions WHERE pair_slug = ? AND number = ?",
+            "INSERT INTO versions (pair_slug, number, state, manifest, created_at, committed_at, source) SELECT ?, 1, 'committed', manifest, ?, ?, 'fork' FROM versions WHERE pair_slug = ? AND number = ?",
           )
           .bind(slug, t, t, src.slug, v),
         this.db
@@ -222,12 +232,23 @@ export class Registry {
     return row ? toVersion(row) : null;
   }
 
-  async committedVersions(slug: string): Promise<Array<{ number: number; committedAt: string }>> {
+  /** Committed versions, oldest first, with who made them and how their gate went (no manifests). */
+  async committedVersions(slug: string): Promise<VersionSummary[]> {
     const { results } = await this.db
-      .prepare("SELECT number, committed_at FROM versions WHERE pair_slug = ? AND state = 'committed' ORDER BY number")
+      .prepare(
+        "SELECT v.number, v.committed_at, v.source, v.round, v.gate, p.current_version FROM versions v JOIN pairs p ON p.slug = v.pair_slug " +
+          "WHERE v.pair_slug = ? AND v.state = 'committed' ORDER BY v.number",
+      )
       .bind(slug)
-      .all<{ number: number; committed_at: string }>();
-    return results.map((r) => ({ number: r.number, committedAt: r.committed_at }));
+      .all<{ number: number; committed_at: string; source: VersionSource; round: number | null; gate: string | null; current_version: number | null }>();
+    return results.map((r) => ({
+      number: r.number,
+      committedAt: r.committed_at,
+      source: r.source,
+      round: r.round,
+      gate: r.gate ? (JSON.parse(r.gate) as GateRecord) : null,
+      current: r.current_version === r.number,
+    }));
   }
 
   /**
@@ -290,13 +311,17 @@ export class Registry {
     return row?.size ?? null;
   }
 
-  /** Makes a pending version committed and current, in one transaction. False when it was no longer pending. */
-  async commitVersion(slug: string, number: number): Promise<boolean> {
+  /**
+   * Makes a pending version committed and current, in one transaction, but only while it is still
+   * the exact manifest the caller checked (`manifest`, as stored): a re-declare that replaced it
+   * in between makes this a no-op. False when it was no longer pending or no longer that manifest.
+   */
+  async commitVersion(slug: string, number: number, manifest: CheckpointManifest): Promise<boolean> {
     const t = now();
     const [upd] = await this.db.batch([
       this.db
-        .prepare("UPDATE versions SET state = 'committed', committed_at = ? WHERE pair_slug = ? AND number = ? AND state = 'pending'")
-        .bind(t, slug, number),
+        .prepare("UPDATE versions SET state = 'committed', committed_at = ? WHERE pair_slug = ? AND number = ? AND state = 'pending' AND manifest = ?")
+        .bind(t, slug, number, JSON.stringify(manifest)),
       this.db
         .prepare(
           "UPDATE pairs SET current_version = ?, updated_at = ? WHERE slug = ? AND EXISTS " +
@@ -305,6 +330,70 @@ export class Registry {
         .bind(number, t, slug, slug, number, t),
     ]);
     return upd.meta.changes === 1;
+  }
+
+  /**
+   * Stores a community round's version as committed but NOT current: it is a candidate until the
+   * quality gate passes it. Its number is taken in the same statement that inserts it (MAX + 1),
+   * so it can never collide with an owner's pending version (which keeps its own number) or with
+   * another round's. Idempotent per round: a retried aggregation gets the version it already made.
+   */
+  async addRoundVersion(slug: string, round: number, manifest: CheckpointManifest, gate: GateRecord): Promise<number> {
+    const existing = await this.db
+      .prepare('SELECT number FROM versions WHERE pair_slug = ? AND round = ?')
+      .bind(slug, round)
+      .first<{ number: number }>();
+    if (existing) return existing.number;
+    const t = now();
+    const json = JSON.stringify(manifest);
+    const stmts = [
+      this.db
+        .prepare(
+          "INSERT INTO versions (pair_slug, number, state, manifest, created_at, committed_at, source, round, gate) " +
+            "SELECT ?1, COALESCE(MAX(number), 0) + 1, 'committed', ?2, ?3, ?3, 'round', ?4, ?5 FROM versions WHERE pair_slug = ?1",
+        )
+        .bind(slug, json, t, round, JSON.stringify(gate)),
+      ...allShards(manifest).map((s) =>
+        this.db
+          .prepare(
+            'INSERT OR IGNORE INTO version_shards (pair_slug, number, sha256, size) SELECT ?, number, ?, ? FROM versions WHERE pair_slug = ? AND round = ?',
+          )
+          .bind(slug, s.hash, s.size, slug, round),
+      ),
+    ];
+    await this.db.batch(stmts);
+    const row = await this.db.prepare('SELECT number FROM versions WHERE pair_slug = ? AND round = ?').bind(slug, round).first<{ number: number }>();
+    return row!.number;
+  }
+
+  /** Records the gate's verdict (and metrics) on a round's version. */
+  async setGate(slug: string, number: number, gate: GateRecord): Promise<void> {
+    await this.db.prepare('UPDATE versions SET gate = ? WHERE pair_slug = ? AND number = ?').bind(JSON.stringify(gate), slug, number).run();
+  }
+
+  /**
+   * Moves `current` from `from` to `to` only if it is still `from` (compare-and-set): a gate that
+   * passed a candidate built on version 3 must not undo an owner's push of version 4 meanwhile.
+   */
+  async advanceCurrent(slug: string, from: number, to: number): Promise<boolean> {
+    const res = await this.db
+      .prepare("UPDATE pairs SET current_version = ?, updated_at = ? WHERE slug = ? AND current_version = ? AND EXISTS (SELECT 1 FROM versions WHERE pair_slug = ? AND number = ? AND state = 'committed')")
+      .bind(to, now(), slug, from, slug, to)
+      .run();
+    return res.meta.changes === 1;
+  }
+
+  /**
+   * The owner's rollback (or roll forward): `current` becomes an earlier committed version. No
+   * bytes are copied, the version is simply pointed at again. Rejected or still-unjudged round
+   * versions are refused: the gate said no (or has not spoken).
+   */
+  async setCurrent(slug: string, number: number): Promise<'ok' | 'no_version' | 'not_eligible'> {
+    const v = await this.getVersion(slug, number);
+    if (!v || v.state !== 'committed') return 'no_version';
+    if (v.gate && v.gate.status !== 'passed') return 'not_eligible';
+    await this.db.prepare('UPDATE pairs SET current_version = ?, updated_at = ? WHERE slug = ?').bind(number, now(), slug).run();
+    return 'ok';
   }
 
   async sampleCount(slug: string, domain: SampleDomain): Promise<number> {

@@ -19,6 +19,7 @@ export interface ObjectBody {
 const shardKey = (hash: string) => `shards/${hash}`;
 const sampleKey = (slug: string, domain: SampleDomain, index: number) => `samples/${slug}/${domain}/${index}`;
 const roundPrefix = (slug: string, round: number) => `rounds/${slug}/${round}/`;
+const validationKey = (slug: string, domain: SampleDomain) => `validation/${slug}/${domain}`;
 
 export class Storage {
   constructor(private readonly bucket: R2Bucket) {}
@@ -60,14 +61,36 @@ export class Storage {
   /**
    * Contributors' delta shards: scratch for one round of one pair (worker/rounds/), kept apart
    * from version shards so the whole round can be deleted once it is aggregated or abandoned.
+   * Each is stored under its lease's slot (`<lease>/<network>/<index>`), so a re-upload replaces
+   * the slot and a lease never holds more than one delta's bytes.
    */
-  async putRoundShard(slug: string, round: number, hash: string, bytes: ArrayBuffer): Promise<void> {
-    await this.bucket.put(roundPrefix(slug, round) + hash, bytes, { sha256: hash });
+  async putRoundShard(slug: string, round: number, slot: string, bytes: ArrayBuffer, hash: string): Promise<void> {
+    await this.bucket.put(roundPrefix(slug, round) + slot, bytes, { sha256: hash });
   }
 
-  async getRoundShard(slug: string, round: number, hash: string, range?: ByteRange): Promise<ObjectBody | null> {
-    const obj = await this.bucket.get(roundPrefix(slug, round) + hash, range ? { range } : undefined);
+  async getRoundShard(slug: string, round: number, slot: string, range?: ByteRange): Promise<ObjectBody | null> {
+    const obj = await this.bucket.get(roundPrefix(slug, round) + slot, range ? { range } : undefined);
     return obj ? { body: obj.body as unknown as ReadableStream, size: obj.size } : null;
+  }
+
+  /** A pair's validation images of one domain (shared/gate/validation-set.ts format), or null. */
+  async getValidation(slug: string, domain: SampleDomain): Promise<Uint8Array | null> {
+    const obj = await this.bucket.get(validationKey(slug, domain));
+    return obj ? new Uint8Array(await obj.arrayBuffer()) : null;
+  }
+
+  async putValidation(slug: string, domain: SampleDomain, bytes: ArrayBuffer, count: number): Promise<void> {
+    await this.bucket.put(validationKey(slug, domain), bytes, {
+      httpMetadata: { contentType: 'application/octet-stream' },
+      customMetadata: { count: String(count) },
+    });
+  }
+
+  /** How many images each domain's validation set holds (0 when none), from the objects' metadata. */
+  async validationCounts(slug: string): Promise<{ A: number; B: number }> {
+    const count = async (d: SampleDomain) => Number((await this.bucket.head(validationKey(slug, d)))?.customMetadata?.count ?? 0);
+    const [A, B] = await Promise.all([count('A'), count('B')]);
+    return { A, B };
   }
 
   /** Deletes every delta shard of a round; returns how many there were. */

@@ -5,6 +5,7 @@
  * float16 delta → commit. The protocol is shared/rounds/client.ts, the same code the browser runs.
  */
 import type { NetworkName } from '../../shared/model/config.ts';
+import { describeOutcome, waitForOutcome } from '../../shared/rounds/outcome.ts';
 import { contributeRound, RoundClientError, type RoundSummary, type RoundTrainer, type Weights } from '../../shared/rounds/client.ts';
 import type { Lease } from '../../shared/rounds/protocol.ts';
 import { parseCommandArgs, required, type Command } from '../command.ts';
@@ -28,7 +29,9 @@ change (local − base) as float16 shards and commits it. Repeats for --rounds r
   --rounds N      rounds to contribute to (default 1)
   --token T       API token (default: $STRIPES_TOKEN, else a new one is made)
   --backend B     TF.js backend: ${NODE_BACKENDS.join(' or ')} (default wasm)
-  --seed N        seed for cropping, flipping and the fake pools (default 1)`;
+  --seed N        seed for cropping, flipping and the fake pools (default 1)
+  --wait S        after committing, wait up to S seconds to learn whether the round's result passed
+                  the quality gate and became the pair's current version (default 120; 0: don't wait)`;
 
 
 function positiveInt(name: string, v: string | undefined, def: number): number {
@@ -137,6 +140,7 @@ export const command: Command = {
         token: { type: 'string' },
         backend: { type: 'string' },
         seed: { type: 'string' },
+        wait: { type: 'string' },
       },
       { min: 0, max: 0, names: 'no positional arguments' },
     );
@@ -146,6 +150,7 @@ export const command: Command = {
     const b = required(NAME, 'b', values.b);
     const rounds = positiveInt('rounds', values.rounds, 1);
     const seed = positiveInt('seed', values.seed, 1);
+    const wait = values.wait === undefined ? 120_000 : values.wait === '0' ? 0 : positiveInt('wait', values.wait, 120) * 1000;
     const backend = values.backend ?? 'wasm';
     if (!isNodeBackend(backend)) throw usageError(NAME, `--backend must be ${NODE_BACKENDS.join(' or ')}, got ${JSON.stringify(backend)}`);
     const log = (m: string) => process.stderr.write(m + '\n');
@@ -188,6 +193,11 @@ export const command: Command = {
         throw e;
       }
       log(summaryLine(summary, (performance.now() - started) / 1000));
+      if (wait > 0) {
+        log(`waiting up to ${Math.round(wait / 1000)} s for round ${summary.round} to close and its result to pass the quality gate…`);
+        const outcome = await waitForOutcome({ server: client.server, slug, token: client.token!, lease: summary.lease, timeoutMs: wait });
+        log(`round ${summary.round}: ${describeOutcome(outcome)}`);
+      }
     }
     return 0;
   },

@@ -14,12 +14,36 @@ export const VersionDeclareSchema = z.strictObject({
 
 export const VersionStateSchema = z.enum(['pending', 'committed']);
 
+/** Who made a version: its owner's publish, a community round's aggregate, or a fork's copy. */
+export const VersionSourceSchema = z.enum(['owner', 'round', 'fork']);
+export type VersionSource = z.infer<typeof VersionSourceSchema>;
+
+/**
+ * The quality gate's record on a round's version (docs/gate.md): measured against `base` on the
+ * pair's validation images. 'pending' while it is being measured, 'passed' (it became current),
+ * 'rejected' (it did not; `reasons` say why), 'stale' (it passed, but `current` had moved on
+ * meanwhile, e.g. the owner published, so it was not made current).
+ */
+export const GateRecordSchema = z.object({
+  status: z.enum(['pending', 'passed', 'rejected', 'stale']),
+  base: z.number().int(),
+  metrics: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+  baseMetrics: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+  reasons: z.array(z.string()).optional(),
+  contributors: z.number().int().optional(),
+  decidedAt: z.number().int().optional(),
+});
+export type GateRecord = z.infer<typeof GateRecordSchema>;
+
 export const VersionSchema = z.object({
   slug: z.string(),
   number: z.number().int().positive(),
   state: VersionStateSchema,
   createdAt: z.string(),
   committedAt: z.string().nullable(),
+  source: VersionSourceSchema,
+  round: z.number().int().nullable(),
+  gate: GateRecordSchema.nullable(),
   manifest: z.record(z.string(), z.unknown()),
 });
 export type Version = Omit<z.infer<typeof VersionSchema>, 'manifest'> & { manifest: CheckpointManifest };
@@ -38,8 +62,24 @@ export const VersionDeclaredSchema = z.object({
 });
 export type VersionDeclared = z.infer<typeof VersionDeclaredSchema>;
 
+export const VersionSummarySchema = z.object({
+  number: z.number().int(),
+  committedAt: z.string(),
+  source: VersionSourceSchema,
+  round: z.number().int().nullable(),
+  gate: GateRecordSchema.nullable(),
+  /** True for the pair's current version. */
+  current: z.boolean(),
+});
+export type VersionSummary = z.infer<typeof VersionSummarySchema>;
+
 export const VersionListSchema = z.object({
-  versions: z.array(z.object({ number: z.number().int(), committedAt: z.string() })),
+  versions: z.array(VersionSummarySchema),
+});
+
+/** The owner points `current` back (or forward) at a committed version; no bytes are copied. */
+export const RollbackSchema = z.strictObject({
+  version: z.number().int().positive(),
 });
 
 export const ShardPutSchema = z.object({

@@ -24,7 +24,8 @@ const positive = z.number().finite().positive();
 const nonNeg = z.number().finite().nonnegative();
 
 export const OuterSettingsSchema = z.object({
-  lr: positive,
+  /** At most 2: DiLoCo uses 0.7, FedAvg 1; far beyond that the outer step only amplifies noise (and 1e308 made Inf). */
+  lr: positive.max(2),
   momentum: z.number().finite().min(0).lt(1),
   nesterov: z.boolean(),
 });
@@ -64,10 +65,18 @@ export const RoundConfigSchema = z.object({
   outer: z.object({ generators: OuterSettingsSchema, discriminators: OuterSettingsSchema }),
   aggregation: AggregationSchema,
   quorum: z.object({ min: z.number().int().min(1).max(1000), max: z.number().int().min(1).max(1000) }),
-  /** A round aggregates at `quorum.max` commits or this long after it opened, whichever is first. */
+  /**
+   * A round closes once `quorum.max` distinct contributors have committed and no lease is still
+   * out (outstanding leases are waited for until they commit or expire), or this long after it
+   * opened, whichever is first.
+   */
   roundMs: z.number().int().min(1_000).max(7 * 24 * 3600_000),
   /** A lease lives this long (capped at the round's deadline). */
   leaseMs: z.number().int().min(1_000).max(7 * 24 * 3600_000),
+  /** Open leases one token may hold in a round (one contributor, one voice). */
+  leasesPerToken: z.number().int().min(1).max(4),
+  /** Leases a round hands out in all (bounds its storage: each lease holds at most one delta). */
+  maxLeases: z.number().int().min(1).max(256),
 }).refine((c) => c.quorum.min <= c.quorum.max, { message: 'quorum.min must not exceed quorum.max', path: ['quorum'] });
 export type RoundConfig = z.infer<typeof RoundConfigSchema>;
 
@@ -79,6 +88,8 @@ export const RoundConfigPatchSchema = z.object({
   quorum: z.object({ min: z.number().int().min(1), max: z.number().int().min(1) }).partial().optional(),
   roundMs: z.number().int().optional(),
   leaseMs: z.number().int().optional(),
+  leasesPerToken: z.number().int().optional(),
+  maxLeases: z.number().int().optional(),
 });
 export type RoundConfigPatch = z.infer<typeof RoundConfigPatchSchema>;
 
@@ -102,6 +113,8 @@ export const DEFAULT_ROUND_CONFIG: RoundConfig = {
   quorum: { min: 2, max: 8 },
   roundMs: 15 * 60_000,
   leaseMs: 15 * 60_000,
+  leasesPerToken: 1,
+  maxLeases: 32,
 };
 
 /** Merges a patch over a config and validates the result (throws a zod error naming the field). */
@@ -114,6 +127,8 @@ export function applyConfigPatch(base: RoundConfig, patch: RoundConfigPatch): Ro
     quorum: { ...base.quorum, ...patch.quorum },
     roundMs: patch.roundMs ?? base.roundMs,
     leaseMs: patch.leaseMs ?? base.leaseMs,
+    leasesPerToken: patch.leasesPerToken ?? base.leasesPerToken ?? DEFAULT_ROUND_CONFIG.leasesPerToken,
+    maxLeases: patch.maxLeases ?? base.maxLeases ?? DEFAULT_ROUND_CONFIG.maxLeases,
   });
 }
 
@@ -126,9 +141,12 @@ export function innerLrAt(position: number, s: RoundConfig['schedule']): number 
   return s.lr * Math.max(0, factor);
 }
 
+/** Printable text only: no control characters, bidi overrides or isolates (they disguise names in the history). */
+const PRINTABLE = /^[^\p{Cc}\u202A-\u202E\u2066-\u2069]*$/u;
+
 export const LeaseRequestSchema = z.object({
   /** A free-form name for the history (the token id is what identifies the contributor). */
-  name: z.string().max(80).optional(),
+  name: z.string().max(80).regex(PRINTABLE, 'must be printable text (no control or bidi-override characters)').optional(),
 });
 
 export const LeaseSchema = z.object({
@@ -165,8 +183,11 @@ export const CommitRequestSchema = z.object({
   steps: z.number().int().min(1),
   /** ‖δ‖₂ per network of the float16-decoded delta; the server recomputes and must agree. */
   norms: perNetwork(nonNeg),
-  /** Final or mean losses, for the history only. */
-  losses: z.record(z.string(), z.number().finite()).optional(),
+  /** Final or mean losses, for the history only: at most 16, named like `cycle_A`. */
+  losses: z
+    .record(z.string().regex(/^[A-Za-z0-9_.-]{1,32}$/, 'loss names are 1–32 letters, digits, _ . or -'), z.number().finite())
+    .refine((l) => Object.keys(l).length <= 16, { message: 'at most 16 losses' })
+    .optional(),
   /** The delta's shard hashes per network, in order. */
   shards: perNetwork(z.array(z.string().regex(/^[0-9a-f]{64}$/)).min(1)),
 });
@@ -199,13 +220,23 @@ export const REJECT_REASONS = [
   'norm_mismatch',
   'norm_too_large',
   'bad_counts',
+  'round_full',
+  'lease_limit',
+  'no_validation_set',
 ] as const;
 export type RejectReason = (typeof REJECT_REASONS)[number];
 
 export const HistoryEntrySchema = z.object({
   round: z.number().int(),
   at: z.number().int(),
-  kind: z.enum(['accepted', 'rejected', 'aggregated', 'extended', 'abandoned']),
+  /**
+   * accepted: a contribution committed · aggregated: the round's candidate was built as `version`
+   * · passed: the gate passed it and it became current · gate_rejected: the gate rejected it
+   * (`reason`), current stayed · stale: it passed but current had moved on · extended: too few
+   * contributors at the deadline · abandoned: the base was replaced mid-round, or the aggregate
+   * was not finite · rolled_back: the owner pointed current at `version`.
+   */
+  kind: z.enum(['accepted', 'aggregated', 'passed', 'gate_rejected', 'stale', 'extended', 'abandoned', 'rolled_back']),
   lease: z.string().optional(),
   contributor: z.string().optional(),
   samples: z.number().optional(),
@@ -213,20 +244,66 @@ export const HistoryEntrySchema = z.object({
   losses: z.record(z.string(), z.number()).optional(),
   reason: z.string().optional(),
   version: z.number().int().optional(),
+  /** Distinct contributors in the round's candidate. */
+  contributors: z.number().int().optional(),
+  /** The gate's measurements of the candidate (gate entries). */
+  metrics: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
 });
 export type HistoryEntry = z.infer<typeof HistoryEntrySchema>;
+
+/** A refused upload or commit: kept apart from the history, and bounded on its own. */
+export const RejectionSchema = z.object({
+  round: z.number().int(),
+  at: z.number().int(),
+  lease: z.string().optional(),
+  contributor: z.string().optional(),
+  reason: z.string(),
+});
+export type Rejection = z.infer<typeof RejectionSchema>;
+
+/** Where one contribution stands, for the contributor's CLI and browser. */
+export const ContributionStatusSchema = z.object({
+  lease: z.string(),
+  round: z.number().int(),
+  baseVersion: z.number().int(),
+  /**
+   * leased: not committed yet · committed: waiting for the round to close or its gate ·
+   * merged: in `version`, which became current · not_merged: its round's candidate was rejected
+   * by the gate or went stale (`reason`) · expired: the lease ran out without a commit.
+   */
+  state: z.enum(['leased', 'committed', 'merged', 'not_merged', 'expired']),
+  version: z.number().int().optional(),
+  reason: z.string().optional(),
+  metrics: z.record(z.string(), z.union([z.number(), z.boolean()])).optional(),
+});
+export type ContributionStatus = z.infer<typeof ContributionStatusSchema>;
+
+export const HistoryPageSchema = z.object({
+  entries: z.array(HistoryEntrySchema.extend({ seq: z.number().int() })),
+  /** Pass as `before` for the next (older) page; null at the start of the history. */
+  next: z.number().int().nullable(),
+});
 
 export const RoundStatusSchema = z.object({
   pair: z.string(),
   round: z.number().int(),
-  state: z.enum(['idle', 'open', 'aggregating']),
+  /** gating: the candidate is being measured against its base (docs/gate.md). */
+  state: z.enum(['idle', 'open', 'aggregating', 'gating']),
   baseVersion: z.number().int().nullable(),
   position: z.number().int(),
   deadline: z.number().int().nullable(),
   leases: z.number().int(),
+  /** Distinct contributors who committed (what the quorum counts). */
   committed: z.number().int(),
+  /** Leases handed out and neither committed nor expired: the round waits for them. */
+  outstanding: z.number().int(),
+  /** Whether the pair holds validation images for both domains (rounds need them for the gate). */
+  validation: z.object({ A: z.number().int(), B: z.number().int() }),
   config: RoundConfigSchema,
+  /** The latest history entries, newest last (page the rest with GET …/round/history). */
   history: z.array(HistoryEntrySchema),
+  /** The latest refused uploads and commits. */
+  rejections: z.array(RejectionSchema),
 });
 export type RoundStatus = z.infer<typeof RoundStatusSchema>;
 
@@ -237,4 +314,6 @@ export const roundPaths = {
   delta: (slug: string, lease: string, net: string, index: number) =>
     `/api/pairs/${encodeURIComponent(slug)}/round/leases/${lease}/deltas/${net}/${index}`,
   commit: (slug: string, lease: string) => `/api/pairs/${encodeURIComponent(slug)}/round/leases/${lease}/commit`,
+  contribution: (slug: string, lease: string) => `/api/pairs/${encodeURIComponent(slug)}/round/leases/${lease}`,
+  history: (slug: string) => `/api/pairs/${encodeURIComponent(slug)}/round/history`,
 };

@@ -8,6 +8,7 @@ import { NETWORKS, presetConfig, type NetworkName } from '../../shared/model/con
 import { encodeDelta, flattenNetwork, networkLength } from '../../shared/rounds/delta.ts';
 import { roundPaths, type Lease, type RoundConfigPatch } from '../../shared/rounds/protocol.ts';
 import { decodeGroup, encodeCheckpoint } from '../../shared/weights/checkpoint.ts';
+import { encodeValidationSet } from '../../shared/gate/validation-set.ts';
 import { specsFor } from '../../shared/weights/manifest.ts';
 import type { CheckpointManifest } from '../../shared/weights/format.ts';
 import type { PairRound } from '../../worker/rounds/pair-round.ts';
@@ -29,6 +30,27 @@ export async function baseCheckpoint(seed: number) {
   return encodeCheckpoint(CONFIG, nets, { meta: { seed } });
 }
 
+/** A validation set of `count` smooth seeded images (the gate measures every round's candidate on them). */
+export function validationSet(seed: number, count = 8, side = 32): Uint8Array {
+  const r = rng(seed);
+  const images = Array.from({ length: count }, () => {
+    const [a, b, c] = [r(), r(), r()];
+    const data = new Uint8Array(side * side * 3);
+    for (let y = 0; y < side; y++)
+      for (let x = 0; x < side; x++)
+        for (let ch = 0; ch < 3; ch++) data[(y * side + x) * 3 + ch] = Math.round(127.5 + 120 * Math.sin((x * (a + 0.6) + y * (b + 0.6)) / 5 + ch * (c + 1)));
+    return { data, width: side, height: side, channels: 3 as const };
+  });
+  return encodeValidationSet(images);
+}
+
+export async function uploadValidation(slug: string, owner: string, seed = 7): Promise<void> {
+  for (const [i, d] of (['A', 'B'] as const).entries()) {
+    const res = await call(`/api/pairs/${slug}/validation/${d}`, { method: 'PUT', token: owner, body: validationSet(seed + i), headers: { 'Content-Type': 'application/octet-stream' } });
+    expect(res.status, await res.clone().text()).toBe(200);
+  }
+}
+
 export async function setupPair(patch: RoundConfigPatch, seed = 1): Promise<{ slug: string; owner: string; base: CheckpointManifest; version: number }> {
   const { token: owner } = await newToken('owner');
   const slug = await createPair(owner);
@@ -36,6 +58,7 @@ export async function setupPair(patch: RoundConfigPatch, seed = 1): Promise<{ sl
   const version = await publish(owner, slug, ckpt);
   const res = await call(roundPaths.config(slug), { method: 'PUT', token: owner, json: patch });
   expect(res.status, await res.clone().text()).toBe(200);
+  await uploadValidation(slug, owner);
   return { slug, owner, base: ckpt.manifest, version };
 }
 
@@ -106,6 +129,13 @@ export async function currentVersion(slug: string): Promise<{ number: number; ma
   expect(res.status, await res.clone().text()).toBe(200);
   const v = await res.json<{ number: number; manifest: CheckpointManifest }>();
   return v;
+}
+
+/** A committed version by number (current or not: a candidate the gate rejected is still stored). */
+export async function versionOf(slug: string, n: number): Promise<{ number: number; manifest: CheckpointManifest; gate: unknown }> {
+  const res = await call(`/api/pairs/${slug}/versions/${n}`);
+  expect(res.status, await res.clone().text()).toBe(200);
+  return res.json();
 }
 
 /** A network of a stored version, flattened. */

@@ -59,7 +59,7 @@ describe('a round from lease to new version', () => {
     await waitFor('the round to close', () => status(slug), (s) => s.state === 'idle' && s.baseVersion === version + 1);
     const cur = await currentVersion(slug);
     expect(cur.number).toBe(version + 1);
-    expect(cur.manifest.meta).toEqual({ source: 'round', round: 1, base: version, contributions: 2, mode: 'mean' });
+    expect(cur.manifest.meta).toEqual({ source: 'round', round: 1, base: version, contributions: 2, contributors: 2, mode: 'mean' });
 
     for (const net of ['G_AB', 'D_B'] as const) {
       const want = await expectedNetwork(await weightsOf(base, net), [d1[net], d2[net]], [10, 10]);
@@ -71,8 +71,10 @@ describe('a round from lease to new version', () => {
 
     const s = await status(slug);
     expect(s).toMatchObject({ round: 1, state: 'idle', baseVersion: version + 1, position: 10 });
-    expect(s.history.map((h) => h.kind)).toEqual(['accepted', 'accepted', 'aggregated']);
+    expect(s.history.map((h) => h.kind)).toEqual(['accepted', 'accepted', 'aggregated', 'passed']);
     expect(s.history[2].version).toBe(version + 1);
+    expect(s.history[3]).toMatchObject({ version: version + 1, contributors: 2 });
+    expect(s.history[3].metrics).toMatchObject({ finite: true });
 
     // The next lease opens round 2 on the new version.
     const { token } = await newToken();
@@ -124,8 +126,9 @@ describe('a contributor that vanishes mid-upload', () => {
 });
 
 describe('refusing contributions', () => {
-  it('names every reason with a 4xx and records it in the history', { timeout: 60_000 }, async () => {
-    const { slug, owner } = await setupPair({ quorum: { min: 2, max: 8 }, train: { steps: 10 } });
+  it('names every reason with a 4xx and records it apart from the history', { timeout: 60_000 }, async () => {
+    // One token takes several leases here, to reach every refusal from one place.
+    const { slug, owner } = await setupPair({ quorum: { min: 2, max: 8 }, train: { steps: 10 }, leasesPerToken: 4 });
     const { token } = await newToken();
     const l = await lease(slug, token);
     const delta = makeDelta(3, 1e-4);
@@ -194,7 +197,7 @@ describe('refusing contributions', () => {
     await expectError(await commit(slug, token, l4.lease, staleBody), 409, 'stale_base');
 
     const s = await status(slug);
-    const reasons = s.history.filter((h) => h.kind === 'rejected').map((h) => h.reason!.split(':')[0]);
+    const reasons = s.rejections.map((h) => h.reason.split(':')[0]);
     expect(reasons).toEqual([
       'hash_mismatch', 'size_mismatch', 'bad_shard_index', 'not_finite', 'not_finite', 'missing_shards', 'norm_mismatch', 'bad_counts', 'bad_counts',
       'already_committed', 'already_committed', 'norm_too_large', 'lease_expired', 'stale_base',
@@ -214,11 +217,9 @@ describe('crash safety', () => {
     await waitFor('the clean round', () => status(clean.slug), (s) => s.state === 'idle' && s.baseVersion === clean.version + 1);
     const want = await currentVersion(clean.slug);
 
-    await inRound(crashy.slug, (o) => {
-      o.failAfterWrites = 3;
-    });
+    await inRound(crashy.slug, (_o, state) => state.storage.put('faults', { failAfterWrites: 3 }));
     for (const d of deltas) await contribute(crashy.slug, d);
-    await waitFor('an injected failure', () => inRound(crashy.slug, (o) => o.injectedFailures), (n) => n >= 1);
+    await waitFor('an injected failure', () => inRound(crashy.slug, async (_o, state) => (await state.storage.get<{ injected?: number }>('faults'))?.injected ?? 0), (n) => n >= 1);
     expect((await currentVersion(crashy.slug)).number).toBe(crashy.version);
     expect(await status(crashy.slug)).toMatchObject({ state: 'aggregating', committed: 2 });
     // Contributions arriving meanwhile wait for the next round.
@@ -227,8 +228,8 @@ describe('crash safety', () => {
     expect(res.status).toBe(409);
 
     // The retry: the runtime re-runs the alarm.
-    await inRound(crashy.slug, async (o) => {
-      o.failAfterWrites = null;
+    await inRound(crashy.slug, async (o, state) => {
+      await state.storage.delete('faults');
       await o.alarm();
     });
     // It goes on one network per alarm until the version is whole.
@@ -247,18 +248,20 @@ describe('crash safety', () => {
   it('a crash after current moved is finished on retry without a second version', { timeout: 60_000 }, async () => {
     const { slug, version } = await setupPair(QUORUM2, 6);
     for (const s of [21, 22]) await contribute(slug, makeDelta(s, 1e-4));
-    // Let the aggregation run, then undo the round's own bookkeeping, as if the object died right after the registry commit.
+    // Let the round run, then put its state back to judging the candidate, as if the object died
+    // right after the gate moved current and before it finished its own bookkeeping.
     const before = await inRound(slug, async (_o, state) => state.storage.get<any>('round'));
     await waitFor('the round to close', () => status(slug), (s) => s.state === 'idle' && s.baseVersion === version + 1);
+    const frozen = (await status(slug)).history.filter((h) => h.kind === 'accepted').map((h) => h.lease);
     await inRound(slug, async (_o, state) => {
-      await state.storage.put('round', { ...before, state: 'aggregating', frozen: (await status(slug)).history.filter((h) => h.kind === 'accepted').map((h) => h.lease) });
-      await state.storage.put('history', (await state.storage.get<any[]>('history'))!.filter((h) => h.kind !== 'aggregated'));
+      await state.storage.put('round', { ...before, state: 'gating', frozen, candidate: version + 1 });
     });
     await inRound(slug, (o) => o.alarm());
     expect((await currentVersion(slug)).number).toBe(version + 1);
     const s = await status(slug);
     expect(s).toMatchObject({ state: 'idle', baseVersion: version + 1 });
     expect(s.history.filter((h) => h.kind === 'aggregated')).toEqual([expect.objectContaining({ version: version + 1 })]);
+    expect((await call(`/api/pairs/${slug}/versions`).then((r) => r.json<any>())).versions.map((v: any) => v.number)).toEqual([version, version + 1]);
   });
 });
 

@@ -59,6 +59,11 @@ export interface BuildOutput {
 
 const DEFAULT_BUDGET = 16 * 1024 * 1024;
 
+/** The outer step produced NaN or ±Inf: such a version must never be written (nor its float16 copy). */
+export class NonFiniteAggregate extends Error {
+  override name = 'NonFiniteAggregate';
+}
+
 function largestDivisorAtMost(n: number, max: number): number {
   let c = Math.max(1, Math.min(n, max));
   while (n % c !== 0) c--;
@@ -201,6 +206,9 @@ export async function buildNetworks(input: BuildInput, nets: readonly NetworkNam
     };
     const flush = async () => {
       if (!params || !mom) return;
+      for (let i = 0; i < params.length; i++)
+        if (!Number.isFinite(params[i]) || !Number.isFinite(mom[i]))
+          throw new NonFiniteAggregate(`${net}: the aggregated step made value ${current * shardElements + i} ${params[i]} (outer momentum ${mom[i]})`);
       const pBytes = new Uint8Array(params.buffer, params.byteOffset, params.byteLength);
       outGroup.paths.push(await write(pBytes));
       outGroup.sizes.push(pBytes.byteLength);

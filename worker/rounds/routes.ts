@@ -9,6 +9,8 @@ import type { ErrorCode } from '../../shared/api/errors.ts';
 import {
   CommitReceiptSchema,
   CommitRequestSchema,
+  ContributionStatusSchema,
+  HistoryPageSchema,
   LeaseRequestSchema,
   LeaseSchema,
   NetworkSchema,
@@ -23,7 +25,7 @@ import { Registry } from '../registry.ts';
 import { bearer, errors, newRouter } from '../routes/common.ts';
 import type { AppEnv } from '../env.ts';
 import type { Context } from 'hono';
-import type { Refusal, RoundResult } from './pair-round.ts';
+import type { Refusal, RoundResult } from './admission.ts';
 
 export const rounds = newRouter();
 
@@ -37,17 +39,34 @@ function stub(c: Context<AppEnv>, slug: string) {
   return c.env.ROUNDS.get(c.env.ROUNDS.idFromName(slug));
 }
 
-const CODE_FOR: Partial<Record<Refusal['reason'], ErrorCode>> = {
-  hash_mismatch: 'hash_mismatch',
-  size_mismatch: 'size_mismatch',
-  missing_shards: 'shards_missing',
-  unknown_lease: 'not_found',
+/** Every refusal's HTTP status and error code: decided here, not in the Durable Object. */
+const REFUSAL: Record<Refusal['reason'], { status: 400 | 404 | 409 | 410 | 422 | 429 | 503; code: ErrorCode }> = {
+  unknown_lease: { status: 404, code: 'not_found' },
+  lease_expired: { status: 410, code: 'conflict' },
+  stale_base: { status: 409, code: 'conflict' },
+  round_closed: { status: 409, code: 'conflict' },
+  already_committed: { status: 409, code: 'conflict' },
+  bad_shard_index: { status: 400, code: 'bad_request' },
+  size_mismatch: { status: 400, code: 'size_mismatch' },
+  hash_mismatch: { status: 400, code: 'hash_mismatch' },
+  not_finite: { status: 422, code: 'bad_request' },
+  missing_shards: { status: 400, code: 'shards_missing' },
+  wrong_shape: { status: 400, code: 'bad_request' },
+  norm_mismatch: { status: 422, code: 'bad_request' },
+  norm_too_large: { status: 422, code: 'bad_request' },
+  bad_counts: { status: 400, code: 'bad_request' },
+  round_full: { status: 409, code: 'conflict' },
+  lease_limit: { status: 429, code: 'rate_limited' },
+  no_validation_set: { status: 409, code: 'conflict' },
+  no_version: { status: 409, code: 'conflict' },
+  bad_config: { status: 400, code: 'bad_request' },
+  busy: { status: 409, code: 'conflict' },
 };
 
 function unwrap<T>(r: RoundResult<T>): T {
   if (r.ok) return r.value;
-  const code: ErrorCode = CODE_FOR[r.reason] ?? (r.status === 409 || r.status === 410 ? 'conflict' : 'bad_request');
-  throw new ApiError(r.status, code, `${r.reason}: ${r.message}`);
+  const { status, code } = REFUSAL[r.reason];
+  throw new ApiError(status, code, `${r.reason}: ${r.message}`);
 }
 
 async function requirePair(c: Context<AppEnv>, slug: string): Promise<void> {
@@ -94,7 +113,13 @@ rounds.openapi(
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(JSON_BODY_LIMIT, 'a lease request')] as const,
     request: { params: SlugParam, body: { required: false, content: { 'application/json': { schema: LeaseRequestSchema } } } },
-    responses: { 201: json(LeaseSchema, 'The lease'), 401: errors[401], 404: errors[404], 409: errors[409], 429: errors[429] },
+    responses: {
+      201: json(LeaseSchema, 'The lease'),
+      401: errors[401],
+      404: errors[404],
+      409: { ...errors[409], description: 'No round can open (no version, no validation set, busy closing) or the round is full' },
+      429: { ...errors[429], description: 'This token already holds its lease in this round, or writes too fast' },
+    },
   }),
   async (c) => {
     const { slug } = c.req.valid('param');
@@ -110,7 +135,7 @@ rounds.openapi(
     path: '/pairs/{slug}/round/leases/{lease}/deltas/{net}/{index}',
     summary: "Upload one float16 shard of a network's delta (local − base); X-Shard-Sha256 names its hash",
     security: bearer,
-    middleware: [requireToken, sizeLimit(MAX_SHARD_BYTES, 'a delta shard')] as const,
+    middleware: [requireToken, writeLimit, sizeLimit(MAX_SHARD_BYTES, 'a delta shard')] as const,
     request: {
       params: ShardParam,
       headers: z.object({ 'x-shard-sha256': z.string().regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the body') }),
@@ -125,6 +150,7 @@ rounds.openapi(
       410: { ...errors[409], description: 'The lease expired' },
       413: errors[413],
       422: { ...errors[400], description: 'Values not finite' },
+      429: errors[429],
     },
   }),
   async (c) => {
@@ -156,5 +182,42 @@ rounds.openapi(
   async (c) => {
     const { slug, lease } = c.req.valid('param');
     return c.json(unwrap(await stub(c, slug).commit(lease, c.var.tokenId, c.req.valid('json'))), 200);
+  },
+);
+
+rounds.openapi(
+  createRoute({
+    method: 'get',
+    path: '/pairs/{slug}/round/leases/{lease}',
+    summary: "Where one of your contributions stands: committed, merged into a version, or not merged and why",
+    security: bearer,
+    middleware: [requireToken] as const,
+    request: { params: LeaseParam },
+    responses: { 200: json(ContributionStatusSchema, 'The contribution'), 401: errors[401], 404: errors[404] },
+  }),
+  async (c) => {
+    const { slug, lease } = c.req.valid('param');
+    return c.json(unwrap(await stub(c, slug).contribution(lease, c.var.tokenId)), 200);
+  },
+);
+
+const HistoryQuery = z.object({
+  before: z.coerce.number().int().positive().optional(),
+  limit: z.coerce.number().int().min(1).max(200).optional(),
+});
+
+rounds.openapi(
+  createRoute({
+    method: 'get',
+    path: '/pairs/{slug}/round/history',
+    summary: "The round's history, newest first, a page at a time (`next` is the `before` of the next page)",
+    request: { params: SlugParam, query: HistoryQuery },
+    responses: { 200: json(HistoryPageSchema, 'A page of history'), 400: errors[400], 404: errors[404] },
+  }),
+  async (c) => {
+    const { slug } = c.req.valid('param');
+    const { before, limit } = c.req.valid('query');
+    await requirePair(c, slug);
+    return c.json(await stub(c, slug).history(before, limit ?? 50), 200);
   },
 );

@@ -1,8 +1,9 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { SlugSchema } from '../../shared/api/pairs.ts';
 import { GENERATORS } from '../../shared/model/config.ts';
-import { VersionDeclaredSchema, VersionDeclareSchema, VersionListSchema, VersionSchema } from '../../shared/api/versions.ts';
-import { ManifestError, validateManifest } from '../../shared/weights/manifest.ts';
+import { RollbackSchema, VersionDeclaredSchema, VersionDeclareSchema, VersionListSchema, VersionSchema } from '../../shared/api/versions.ts';
+import { PairSchema } from '../../shared/api/pairs.ts';
+import { allShards, ManifestError, validateManifest } from '../../shared/weights/manifest.ts';
 import { ApiError, notFound } from '../errors.ts';
 import { assertOwner, MANIFEST_BODY_LIMIT, requireToken, sizeLimit, writeLimit } from '../middleware.ts';
 import { Registry, type StoredVersion } from '../registry.ts';
@@ -36,7 +37,17 @@ function notModified(ifNoneMatch: string | undefined, etag: string): boolean {
 }
 
 function versionResponse(v: StoredVersion) {
-  return { slug: v.slug, number: v.number, state: v.state, createdAt: v.createdAt, committedAt: v.committedAt, manifest: v.manifest as unknown as Record<string, unknown> };
+  return {
+    slug: v.slug,
+    number: v.number,
+    state: v.state,
+    createdAt: v.createdAt,
+    committedAt: v.committedAt,
+    source: v.source,
+    round: v.round,
+    gate: v.gate,
+    manifest: v.manifest as unknown as Record<string, unknown>,
+  };
 }
 
 versions.openapi(
@@ -173,7 +184,9 @@ versions.openapi(
     if (!v) throw notFound(`pair "${slug}" has no version ${number}`);
     if (v.state !== 'pending') throw new ApiError(409, 'conflict', `version ${number} of "${slug}" is already committed`);
     const storage = new Storage(c.env.WEIGHTS);
-    const shards = await registry.versionShards(slug, number);
+    // The shards of exactly the manifest read above: the commit below only lands if the pending
+    // version is still that manifest, so a re-declare racing this request cannot slip in unchecked shards.
+    const shards = allShards(v.manifest);
     const sizes = await Promise.all(shards.map((s) => storage.shardSize(s.hash)));
     const missing = shards.filter((s, i) => sizes[i] !== s.size).map((s) => s.hash);
     if (missing.length)
@@ -182,8 +195,41 @@ versions.openapi(
         'shards_missing',
         `version ${number} of "${slug}" names ${missing.length} of ${shards.length} shards that are not uploaded: ${missing.slice(0, 8).join(', ')}${missing.length > 8 ? ', …' : ''}`,
       );
-    if (!(await registry.commitVersion(slug, number)))
-      throw new ApiError(409, 'conflict', `version ${number} of "${slug}" is no longer pending`);
+    if (!(await registry.commitVersion(slug, number, v.manifest)))
+      throw new ApiError(409, 'conflict', `version ${number} of "${slug}" is no longer pending, or was re-declared with another manifest while committing: check it and commit again`);
     return c.json(versionResponse((await registry.getVersion(slug, number))!), 200);
+  },
+);
+
+versions.openapi(
+  createRoute({
+    method: 'post',
+    path: '/pairs/{slug}/rollback',
+    summary: "Point the pair's current version at an earlier (or later) committed version (owner only); no bytes are copied, and the round history records it",
+    security: bearer,
+    middleware: [requireToken, writeLimit, sizeLimit(1024, 'a rollback')] as const,
+    request: { params: SlugParam, body: { required: true, content: { 'application/json': { schema: RollbackSchema } } } },
+    responses: {
+      200: json(PairSchema, 'The pair, with its new current version'),
+      400: errors[400],
+      401: errors[401],
+      403: errors[403],
+      404: errors[404],
+      409: errors[409],
+      429: errors[429],
+    },
+  }),
+  async (c) => {
+    const { slug } = c.req.valid('param');
+    const { version } = c.req.valid('json');
+    const registry = new Registry(c.env.DB);
+    await assertOwner(registry, slug, c.var.tokenId);
+    const before = (await existingPair(registry, slug)).currentVersion;
+    const res = await registry.setCurrent(slug, version);
+    if (res === 'no_version') throw notFound(`pair "${slug}" has no committed version ${version}`);
+    if (res === 'not_eligible')
+      throw new ApiError(409, 'conflict', `version ${version} of "${slug}" did not pass the quality gate (or is still being checked), so it cannot be made current`);
+    if (before !== version) await c.env.ROUNDS.get(c.env.ROUNDS.idFromName(slug)).rolledBack(version, before);
+    return c.json((await registry.getPair(slug))!, 200);
   },
 );
