@@ -46,6 +46,19 @@ export const TrainSettingsSchema = z.object({
   beta2: z.number().finite().min(0).lt(1),
   /** For 'sgd': contributors clip each step's gradient norm per network to this. */
   gradClip: positive,
+  /**
+   * Inner lr warm-up: step k (1-based) of a lease runs at lr·min(1, k / warmupSteps), so a fresh
+   * Adam's first steps (≈ lr·sign(g) on every weight) do not shake a trained pair (docs/rounds.md).
+   * 0 turns it off. Leases and configs written before it existed read as 0.
+   */
+  warmupSteps: z.number().int().min(0).max(100_000).default(0),
+  /** Proximal weight μ: contributors minimise loss + μ‖w − w_base‖² (FedProx). 0 turns it off. */
+  proximal: nonNeg.default(0),
+  /**
+   * Contributors resize images to loadSize×loadSize before the random crop, as the base was
+   * trained (the demo: 128, crop 64). Absent: the reference's ratio for the crop (286/256).
+   */
+  loadSize: z.number().int().min(16).max(4096).optional(),
 });
 export type TrainSettings = z.infer<typeof TrainSettingsSchema>;
 
@@ -106,6 +119,8 @@ export const DEFAULT_ROUND_CONFIG: RoundConfig = {
     beta1: 0.5,
     beta2: 0.999,
     gradClip: 10,
+    warmupSteps: 0,
+    proximal: 0,
   },
   schedule: { lr: 2e-4, constantSteps: 100_000, decaySteps: 100_000 },
   outer: { generators: { lr: 0.7, momentum: 0.9, nesterov: true }, discriminators: { lr: 0.7, momentum: 0.9, nesterov: true } },
@@ -133,11 +148,17 @@ export function applyConfigPatch(base: RoundConfig, patch: RoundConfigPatch): Ro
 }
 
 /**
- * The inner lr at a global step, as the reference's `lambda_rule` (linear decay after the
- * constant phase) counted in steps: late joiners take the round's position, so they stay in step.
+ * The inner lr of the step at global `position` (the steps already trained), exactly as the
+ * reference's linear policy and `stripes train` (shared/train/schedule.ts learningRate):
+ * `lambda_rule(e) = 1 − max(0, e + epoch_count − n_epochs) / (n_epochs_decay + 1)` with
+ * epoch_count 1, read as LambdaLR does after `position` calls of scheduler.step(), one "epoch"
+ * per step: lr · (1 − max(0, position + 1 − constantSteps) / (decaySteps + 1)). So the last of
+ * the constant steps is position constantSteps − 1, the decay's first step is one below the
+ * peak, and position constantSteps + decaySteps (a finished run) gives 0. A run of T steps of
+ * `stripes train` is the schedule { constantSteps: ⌈T/2⌉, decaySteps: ⌊T/2⌋ }.
  */
 export function innerLrAt(position: number, s: RoundConfig['schedule']): number {
-  const factor = 1 - Math.max(0, position - s.constantSteps) / (s.decaySteps + 1);
+  const factor = 1 - Math.max(0, position + 1 - s.constantSteps) / (s.decaySteps + 1);
   return s.lr * Math.max(0, factor);
 }
 

@@ -3,6 +3,7 @@ import { presetConfig } from '../../shared/model/config.ts';
 import { computeDelta, decodeDeltaShard, deltaShardSizes, encodeDelta, flattenNetwork, networkLength, shardRanges } from '../../shared/rounds/delta.ts';
 import { applyConfigPatch, DEFAULT_ROUND_CONFIG, innerLrAt } from '../../shared/rounds/protocol.ts';
 import { adamStepFactor, checkCommit, clipBound, normBound } from '../../shared/rounds/validate.ts';
+import { learningRate, scheduleSplit } from '../../shared/train/schedule.ts';
 import { specsFor } from '../../shared/weights/manifest.ts';
 import { sha256Hex } from '../../shared/weights/sha256.ts';
 
@@ -73,12 +74,25 @@ describe('round validation', () => {
 });
 
 describe('round settings', () => {
-  it('follows the reference lambda_rule in steps', () => {
+  it('follows the reference lambda_rule in steps, as stripes train schedules its iterations', () => {
+    // The reference's linear policy with epoch_count 1, as LambdaLR applies it after e scheduler
+    // steps: lr · (1 − max(0, e + 1 − n_epochs) / (n_epochs_decay + 1)).
     const s = { lr: 2e-4, constantSteps: 100, decaySteps: 99 };
     expect(innerLrAt(0, s)).toBe(2e-4);
-    expect(innerLrAt(100, s)).toBe(2e-4);
-    expect(innerLrAt(150, s)).toBeCloseTo(1e-4, 12);
+    expect(innerLrAt(98, s)).toBe(2e-4);
+    // Position 99 is the last constant step; 100 is the first decayed one.
+    expect(innerLrAt(99, s)).toBe(2e-4);
+    expect(innerLrAt(100, s)).toBeCloseTo(2e-4 * (1 - 1 / 100), 15);
+    expect(innerLrAt(149, s)).toBeCloseTo(1e-4, 12);
+    // The run's last step (position 198 of 199) is lr/100; a finished run (199) is 0.
+    expect(innerLrAt(198, s)).toBeCloseTo(2e-6, 15);
+    expect(innerLrAt(199, s)).toBe(0);
     expect(innerLrAt(1000, s)).toBe(0);
+    // Exactly shared/train/schedule.ts for every iteration of runs of several lengths.
+    for (const T of [1, 2, 11, 200, 1500]) {
+      const { nConst, nDecay } = scheduleSplit(T);
+      for (let i = 0; i <= T + 2; i++) expect(innerLrAt(i, { lr: 2e-4, constantSteps: nConst, decaySteps: nDecay })).toBe(learningRate(i, T, 2e-4));
+    }
   });
   it('rejects a patch that leaves the config inconsistent, naming the field', () => {
     expect(applyConfigPatch(DEFAULT_ROUND_CONFIG, { quorum: { min: 3 } }).quorum).toEqual({ min: 3, max: 8 });
