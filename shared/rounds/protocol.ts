@@ -316,6 +316,8 @@ export const RoundStatusSchema = z.object({
   leases: z.number().int(),
   /** Distinct contributors who committed (what the quorum counts). */
   committed: z.number().int(),
+  /** The open round's learning-rate schedule and why (continuing the pair's own, or fine-tuning). */
+  schedule: z.object({ kind: z.enum(['continue', 'fine-tune', 'fresh']), why: z.string(), lr: z.number() }).nullable(),
   /** Leases handed out and neither committed nor expired: the round waits for them. */
   outstanding: z.number().int(),
   /** Whether the pair holds validation images for both domains (rounds need them for the gate). */

@@ -62,7 +62,8 @@ describe('the quality gate', () => {
   it('rejects a candidate that makes the pair worse: current stays, the history and the contributor say why, and the owner cannot make it current', { timeout: 90_000 }, async () => {
     // Plain averaging (outer lr 1, no momentum): the new version is exactly base + delta.
     const fedAvg = { lr: 1, momentum: 0, nesterov: false };
-    const { slug, owner, base, version } = await setupPair({ quorum: { min: 1, max: 1 }, train: { steps: 10 }, outer: { generators: fedAvg, discriminators: fedAvg } }, 3);
+    // 100 steps at the fine-tuning lr: a norm bound the silencing delta fits under.
+    const { slug, owner, base, version } = await setupPair({ quorum: { min: 1, max: 1 }, train: { steps: 100 }, outer: { generators: fedAvg, discriminators: fedAvg } }, 3);
     const bad = await contribute(slug, await silencingDelta(base));
     const s = await waitFor('the gate to reject', () => roundStatus(slug), (s) => s.state === 'idle' && s.history.some((h) => h.kind === 'gate_rejected'));
 

@@ -10,7 +10,7 @@ import { aggregateArrays, l2 } from '../../shared/rounds/aggregate.ts';
 import { decodeDeltaShard, encodeDelta } from '../../shared/rounds/delta.ts';
 import { outerStep } from '../../shared/rounds/outer-optimizer.ts';
 import { newToken } from './helpers.ts';
-import { contribute, versionOf, lease, makeDelta, roundStatus, setupPair, uploadShard, waitFor, weightsOf } from './rounds-harness.ts';
+import { contribute, inRound, versionOf, lease, makeDelta, roundStatus, setupPair, uploadShard, waitFor, weightsOf } from './rounds-harness.ts';
 
 const scaled = (d: Record<NetworkName, Float32Array>, k: number) =>
   Object.fromEntries(NETWORKS.map((n) => [n, d[n].map((v) => v * k)])) as Record<NetworkName, Float32Array>;
@@ -26,6 +26,12 @@ async function poisonedRound(mode: 'mean' | 'trimmed-mean') {
   const res = await uploadShard(slug, token, l.lease, 'G_AB', 0, enc.shards[0].bytes, enc.shards[0].hash);
   expect(res.status).toBe(422);
   expect((await res.json<any>()).error.message).toMatch(/^not_finite: G_AB shard 0/);
+
+  // That contributor is gone: its lease runs out (the round would wait for it until then).
+  await inRound(slug, async (_o, state) => {
+    const rec = (await state.storage.get<any>(`lease:${l.lease}`))!;
+    await state.storage.put(`lease:${l.lease}`, { ...rec, expiresAt: Date.now() - 1 });
+  });
 
   const honest = [1, 2, 3, 4, 5].map((s) => makeDelta(s, 1e-4));
   for (const d of honest) await contribute(slug, d);

@@ -46,7 +46,8 @@ describe('the worker restarted mid-round', () => {
 
     // A new contributor can still lease into the same round.
     const { token: t3 } = await newToken('contributor');
-    expect(await lease(slug, t3)).toMatchObject({ round: 1, baseVersion: version });
+    const l3 = await lease(slug, t3);
+    expect(l3).toMatchObject({ round: 1, baseVersion: version });
 
     // Contributor 2 sends only what it had not (the discriminators) and commits: the generators'
     // shards uploaded before the restart are found in the lease's stored record and in R2.
@@ -60,14 +61,21 @@ describe('the worker restarted mid-round', () => {
     const res2 = await commit(slug, t2, l2.lease, body2);
     expect(res2.status, await res2.clone().text()).toBe(200);
     expect(await res2.json()).toMatchObject({ repeated: false, committed: 2 });
+    // Contributor 3 vanishes: the round waits for its lease until it expires, then closes.
+    expect((await roundStatus(slug)).outstanding).toBe(1);
+    await inRound(slug, async (o, state) => {
+      const rec = (await state.storage.get<any>(`lease:${l3.lease}`))!;
+      await state.storage.put(`lease:${l3.lease}`, { ...rec, expiresAt: Date.now() - 1 });
+      await o.alarm();
+    });
 
     const cur = await waitForVersion(slug, version + 1);
     expect(cur.manifest.meta).toMatchObject({ source: 'round', round: 1, base: version, contributions: 2 });
     const s = await waitFor('the round to finish', () => roundStatus(slug), (s) => s.state === 'idle');
     expect(s).toMatchObject({ round: 1, baseVersion: version + 1, position: 10 });
-    expect(s.history.map((h) => h.kind)).toEqual(['accepted', 'accepted', 'aggregated']);
+    expect(s.history.map((h) => h.kind)).toEqual(['accepted', 'accepted', 'aggregated', 'passed']);
     expect(s.history.filter((h) => h.kind === 'accepted').map((h) => h.lease)).toEqual([c1.lease.lease, l2.lease]);
-    expect(s.history.at(-1)).toMatchObject({ version: version + 1, samples: c1.body.samples + body2.samples });
+    expect(s.history.at(-2)).toMatchObject({ version: version + 1, samples: c1.body.samples + body2.samples });
 
     // A second restart after the round changes nothing.
     await abortAllDurableObjects();

@@ -9,6 +9,7 @@ import { aggregateArrays } from '../../shared/rounds/aggregate.ts';
 import { decodeDeltaShard, encodeDelta } from '../../shared/rounds/delta.ts';
 import { outerStep } from '../../shared/rounds/outer-optimizer.ts';
 import { roundPaths, type RoundStatus } from '../../shared/rounds/protocol.ts';
+import { FINE_TUNE_SCHEDULE } from '../../shared/rounds/schedule.ts';
 import {
   commit,
   contribute,
@@ -59,7 +60,8 @@ describe('a round from lease to new version', () => {
     await waitFor('the round to close', () => status(slug), (s) => s.state === 'idle' && s.baseVersion === version + 1);
     const cur = await currentVersion(slug);
     expect(cur.number).toBe(version + 1);
-    expect(cur.manifest.meta).toEqual({ source: 'round', round: 1, base: version, contributions: 2, contributors: 2, mode: 'mean' });
+    // The base says nothing of its training, so the round fine-tuned; the version records where the schedule is.
+    expect(cur.manifest.meta).toEqual({ source: 'round', round: 1, base: version, contributions: 2, contributors: 2, mode: 'mean', schedule: { ...FINE_TUNE_SCHEDULE, position: 10 } });
 
     for (const net of ['G_AB', 'D_B'] as const) {
       const want = await expectedNetwork(await weightsOf(base, net), [d1[net], d2[net]], [10, 10]);

@@ -44,6 +44,7 @@ import { GateRunner, loadValidation } from './gate-runner.ts';
 import { roundBlobs, slotName, storageBlobs } from './r2-blobs.ts';
 import { distinctContributors, outstanding, type AggregatingRound, type GatingRound, type LeaseRecord, type OpenRound, type RoundState } from './state.ts';
 import { RoundStore } from './store.ts';
+import { roundScheduleFor, scheduleAfterRound } from '../../shared/rounds/schedule.ts';
 
 export type { Refusal, RoundResult } from './admission.ts';
 
@@ -123,11 +124,15 @@ export class PairRound extends DurableObject<RoundEnv> {
     const missing = NETWORKS.filter((n) => !manifest.groups[n]);
     if (missing.length) return refuse('no_version', `version ${pair.currentVersion} lacks ${missing.join(', ')}, so it cannot be trained`);
     const lengths = Object.fromEntries(NETWORKS.map((n) => [n, networkLength(manifest.config, n)])) as Record<NetworkName, number>;
+    // Where the pair's training left off decides the round's lr: its own schedule continued, or
+    // fine-tuning for a finished or converged pair (docs/rounds.md).
+    const schedule = roundScheduleFor(manifest.meta, cfg);
     const next: OpenRound = {
       state: 'open',
       number: r.number + 1,
       baseVersion: pair.currentVersion,
-      position: r.position,
+      position: schedule.position,
+      schedule,
       deadline: this.now() + cfg.roundMs,
       lengths,
     };
@@ -148,7 +153,7 @@ export class PairRound extends DurableObject<RoundEnv> {
     const now = this.now();
     const no = admitLease(open, await this.store.leases(open.number), contributor, cfg, now);
     if (no) return no;
-    const train = { ...cfg.train, lr: innerLrAt(open.position, cfg.schedule) };
+    const train = { ...cfg.train, lr: innerLrAt(open.position, open.schedule.schedule) };
     const rec: LeaseRecord = {
       id: crypto.randomUUID(),
       round: open.number,
@@ -259,6 +264,7 @@ export class PairRound extends DurableObject<RoundEnv> {
       deadline: r.state === 'open' ? r.deadline : null,
       leases: leases.length,
       committed: distinctContributors(leases),
+      schedule: r.state === 'idle' ? null : { kind: r.schedule.kind, why: r.schedule.why, lr: innerLrAt(r.position, r.schedule.schedule) },
       outstanding: outstanding(leases, this.now()).length,
       validation: await new Storage(this.env.WEIGHTS).validationCounts(pair),
       config: await this.store.config(),
@@ -363,7 +369,16 @@ export class PairRound extends DurableObject<RoundEnv> {
       momentum: outer?.version === r.baseVersion ? outer.momentum : null,
       contributions,
       config: cfg,
-      meta: { source: 'round', round: r.number, base: r.baseVersion, contributions: leases.length, contributors: new Set(leases.map((l) => l.contributor)).size, mode: cfg.aggregation.mode },
+      meta: {
+        source: 'round',
+        round: r.number,
+        base: r.baseVersion,
+        contributions: leases.length,
+        contributors: new Set(leases.map((l) => l.contributor)).size,
+        mode: cfg.aggregation.mode,
+        // The next round continues from here.
+        schedule: scheduleAfterRound(r.schedule, Math.max(...leases.map((l) => l.commit!.steps))),
+      },
       maxShardBytes: this.maxShardBytes,
       afterWrite: () => {
         writes++;

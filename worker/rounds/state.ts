@@ -9,6 +9,7 @@
  */
 import type { NetworkName } from '../../shared/model/config.ts';
 import type { RoundConfig } from '../../shared/rounds/protocol.ts';
+import type { RoundSchedule } from '../../shared/rounds/schedule.ts';
 
 interface Common {
   /** The round's number: the last round opened (an idle round's is the one that just ended). */
@@ -26,6 +27,8 @@ export interface OpenRound extends Common {
   state: 'open';
   baseVersion: number;
   deadline: number;
+  /** The schedule the round trains on, from its base version's meta (shared/rounds/schedule.ts). */
+  schedule: RoundSchedule;
   /** Values per network of the base (from its manifest), fixed for the round. */
   lengths: Record<NetworkName, number>;
 }
