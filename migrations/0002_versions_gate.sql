@@ -12,3 +12,7 @@ ALTER TABLE versions ADD COLUMN gate TEXT;
 CREATE UNIQUE INDEX versions_round ON versions(pair_slug, round) WHERE round IS NOT NULL;
 UPDATE versions SET source = 'round', round = CAST(json_extract(manifest, '$.meta.round') AS INTEGER)
   WHERE json_extract(manifest, '$.meta.source') = 'round';
+
+-- The version that was current when each gallery image was uploaded: a pair's page says which
+-- version its samples show once rounds have moved `current` on.
+ALTER TABLE samples ADD COLUMN version INTEGER;

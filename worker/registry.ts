@@ -82,11 +82,12 @@ export class Registry {
 
   private async toPair(r: PairRow): Promise<Pair> {
     const { results } = await this.db
-      .prepare('SELECT domain, idx FROM samples WHERE pair_slug = ? ORDER BY domain, idx')
+      .prepare('SELECT domain, idx, version, updated_at FROM samples WHERE pair_slug = ? ORDER BY domain, idx')
       .bind(r.slug)
-      .all<{ domain: SampleDomain; idx: number }>();
+      .all<{ domain: SampleDomain; idx: number; version: number | null; updated_at: string }>();
     const samples: Pair['samples'] = { A: [], B: [] };
     for (const s of results) samples[s.domain].push(api.sample(r.slug, s.domain, s.idx));
+    const newest = [...results].sort((a, b) => (a.updated_at < b.updated_at ? 1 : -1))[0];
     return {
       slug: r.slug,
       title: r.title,
@@ -98,6 +99,7 @@ export class Registry {
       forkedFrom: r.forked_from ? { slug: r.forked_from, version: r.forked_version } : null,
       currentVersion: r.current_version,
       samples,
+      samplesVersion: newest?.version ?? null,
       createdAt: r.created_at,
       updatedAt: r.updated_at,
     };
@@ -417,8 +419,8 @@ export class Registry {
     await this.db.batch([
       this.db
         .prepare(
-          'INSERT INTO samples (pair_slug, domain, idx, content_type, size, updated_at) VALUES (?, ?, ?, ?, ?, ?) ' +
-            'ON CONFLICT (pair_slug, domain, idx) DO UPDATE SET content_type = excluded.content_type, size = excluded.size, updated_at = excluded.updated_at',
+          'INSERT INTO samples (pair_slug, domain, idx, content_type, size, updated_at, version) VALUES (?1, ?2, ?3, ?4, ?5, ?6, (SELECT current_version FROM pairs WHERE slug = ?1)) ' +
+            'ON CONFLICT (pair_slug, domain, idx) DO UPDATE SET content_type = excluded.content_type, size = excluded.size, updated_at = excluded.updated_at, version = excluded.version',
         )
         .bind(slug, domain, index, contentType, size, t),
       this.db.prepare('UPDATE pairs SET updated_at = ? WHERE slug = ?').bind(t, slug),

@@ -56,6 +56,8 @@ export const PairSchema = z.object({
   currentVersion: z.number().int().nullable(),
   /** URLs of the gallery images, per domain. */
   samples: z.object({ A: z.array(z.string()), B: z.array(z.string()) }),
+  /** The version that was current when the newest gallery image was uploaded (null: unknown or none). */
+  samplesVersion: z.number().int().nullable(),
   createdAt: z.string(),
   updatedAt: z.string(),
 });
