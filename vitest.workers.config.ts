@@ -33,5 +33,7 @@ export default defineConfig(async () => ({
     name: 'worker',
     include: ['test/worker/**/*.test.ts'],
     setupFiles: ['test/worker/setup.ts'],
+    // The suite shares 2 cores with the Node and browser projects: give each request room.
+    testTimeout: 30_000,
   },
 }));
