@@ -110,7 +110,7 @@ rounds.openapi(
     path: '/pairs/{slug}/round/leases/{lease}/deltas/{net}/{index}',
     summary: "Upload one float16 shard of a network's delta (local − base); X-Shard-Sha256 names its hash",
     security: bearer,
-    middleware: [requireToken, sizeLimit(MAX_SHARD_BYTES, 'a delta shard')] as const,
+    middleware: [requireToken, writeLimit, sizeLimit(MAX_SHARD_BYTES, 'a delta shard')] as const,
     request: {
       params: ShardParam,
       headers: z.object({ 'x-shard-sha256': z.string().regex(/^[0-9a-f]{64}$/, 'must be the lowercase hex SHA-256 of the body') }),
