@@ -7,6 +7,7 @@
  * bench/out/write-flood.json.
  */
 import { mkdirSync, readdirSync, statSync, writeFileSync } from 'node:fs';
+import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { startLocalServer } from '../scripts/local-server.ts';
 
@@ -130,8 +131,13 @@ async function main() {
 
     const accepted = Object.entries(flood).filter(([k]) => / 2\d\d$/.test(k)).reduce((a, [, v]) => a + v, 0);
     const limited = Object.entries(flood).filter(([k]) => / 429$/.test(k)).reduce((a, [, v]) => a + v, 0);
+    // While a real edge is up: the static app's security headers (from web/dist/_headers).
+    const page = await fetch(`${url}/`);
+    await page.arrayBuffer();
     const result = {
       date: new Date().toISOString(),
+      loadAverage: loadavg().map((x) => +x.toFixed(1)),
+      staticHeaders: Object.fromEntries(['content-security-policy', 'x-content-type-options', 'referrer-policy'].map((h) => [h, page.headers.get(h)])),
       floodSeconds: +floodSeconds.toFixed(1),
       floodConcurrency: FLOOD_CONCURRENCY,
       flood: { requests: n, perSecond: +(n / floodSeconds).toFixed(1), accepted, limited, statuses: flood },
