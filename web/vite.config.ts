@@ -1,6 +1,7 @@
 import { defineConfig } from 'vite';
 import { svelte } from '@sveltejs/vite-plugin-svelte';
 import { fileURLToPath } from 'node:url';
+import { headersFile } from '../worker/security-headers.ts';
 
 const root = fileURLToPath(new URL('.', import.meta.url));
 
@@ -9,7 +10,12 @@ const root = fileURLToPath(new URL('.', import.meta.url));
 export default defineConfig({
   root,
   base: '/',
-  plugins: [svelte()],
+  plugins: [
+    svelte(),
+    // Static assets never reach the worker, so their security headers (CSP, nosniff, Referrer-Policy)
+    // go out through Workers Static Assets' `_headers` file, written from the worker's one list.
+    { name: 'stripes-security-headers', generateBundle() { this.emitFile({ type: 'asset', fileName: '_headers', source: headersFile() }); } },
+  ],
   // The translator is an ES module worker: it imports TF.js and the shared model.
   worker: { format: 'es' },
   build: {

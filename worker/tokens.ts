@@ -1,12 +1,27 @@
 /**
- * API tokens: `stp_<id>.<signature>`, where the signature is HMAC-SHA-256 of the id under
- * TOKEN_SECRET. Verifying needs no storage, and a token cannot be forged without the secret.
+ * API tokens: `stp_<id>.<expires>.<signature>`, where `expires` is the expiry in Unix seconds
+ * (decimal) and the signature is HMAC-SHA-256 of `<id>.<expires>` under TOKEN_SECRET. Verifying
+ * needs no storage, a token cannot be forged or have its expiry moved without the secret, and a
+ * holder can read when its token expires. Tokens issued before expiries existed
+ * (`stp_<id>.<signature>`, signature over the id alone) still verify; their expiry is counted
+ * from the issue time the registry recorded (worker/token-store.ts).
+ *
+ * Nothing here throws on malformed input: every shape check comes before any decoding, so a
+ * garbage Authorization header is a refusal, never an exception.
  */
-import { ApiError } from './errors.ts';
-
 const PREFIX = 'stp_';
 const enc = new TextEncoder();
 let cached: { secret: string; key: Promise<CryptoKey> } | null = null;
+
+/** A token's public id: 12 random bytes, base64url. */
+export const TOKEN_ID = /^[A-Za-z0-9_-]{16}$/;
+/** HMAC-SHA-256 is 32 bytes: 43 base64url characters without padding. */
+const SIGNATURE = /^[A-Za-z0-9_-]{43}$/;
+const CURRENT = /^stp_([A-Za-z0-9_-]{16})\.([1-9][0-9]{0,11})\.([A-Za-z0-9_-]{43})$/;
+const LEGACY = /^stp_([A-Za-z0-9_-]{16})\.([A-Za-z0-9_-]{43})$/;
+
+export const DEFAULT_TOKEN_TTL_DAYS = 90;
+const DAY = 86_400;
 
 function hmacKey(secret: string): Promise<CryptoKey> {
   if (!secret || secret.length < 32) {
@@ -28,35 +43,67 @@ function toBase64Url(bytes: Uint8Array): string {
   return btoa(s).replace(/\+/g, '-').replace(/\//g, '_').replace(/=+$/, '');
 }
 
+/** Decodes base64url that a shape regex has already checked (so atob cannot throw on it). */
 function fromBase64Url(s: string): Uint8Array | null {
-  if (!/^[A-Za-z0-9_-]+$/.test(s)) return null;
-  const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4));
-  return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+  if (!SIGNATURE.test(s)) return null;
+  try {
+    const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4));
+    return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+  } catch {
+    return null;
+  }
 }
 
-export async function issueToken(secret: string): Promise<{ id: string; token: string }> {
+/** Lifetime of a new token in seconds: TOKEN_TTL_DAYS (a positive number of days) or 90 days. */
+export function tokenTtlSeconds(value: string | undefined): number {
+  const days = Number(value);
+  return Math.round((Number.isFinite(days) && days > 0 ? Math.min(days, 3650) : DEFAULT_TOKEN_TTL_DAYS) * DAY);
+}
+
+export async function issueToken(secret: string, ttlSeconds: number, now = Date.now()): Promise<{ id: string; token: string; expiresAt: string }> {
   const id = toBase64Url(crypto.getRandomValues(new Uint8Array(12)));
-  const sig = new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret), enc.encode(id)));
-  return { id, token: `${PREFIX}${id}.${toBase64Url(sig)}` };
+  const expires = Math.floor(now / 1000) + ttlSeconds;
+  const sig = new Uint8Array(await crypto.subtle.sign('HMAC', await hmacKey(secret), enc.encode(`${id}.${expires}`)));
+  return { id, token: `${PREFIX}${id}.${expires}.${toBase64Url(sig)}`, expiresAt: new Date(expires * 1000).toISOString() };
 }
 
-/** The token's id when its signature verifies, or null. `crypto.subtle.verify` compares in constant time. */
-export async function verifyToken(secret: string, token: string): Promise<string | null> {
-  if (!token.startsWith(PREFIX)) return null;
-  const [id, sig, ...rest] = token.slice(PREFIX.length).split('.');
-  if (!id || !sig || rest.length) return null;
-  const sigBytes = fromBase64Url(sig);
-  if (!sigBytes || !/^[A-Za-z0-9_-]{16}$/.test(id)) return null;
-  const ok = await crypto.subtle.verify('HMAC', await hmacKey(secret), sigBytes, enc.encode(id));
-  return ok ? id : null;
+/**
+ * A token whose signature verifies: its id and expiry (Unix seconds), or `expires: null` for a
+ * token from before expiries, whose age the registry knows.
+ */
+export interface VerifiedToken {
+  id: string;
+  expires: number | null;
 }
 
-/** Reads `Authorization: Bearer <token>`; 401 when absent or forged. */
-export async function tokenFromHeader(secret: string, header: string | undefined): Promise<string> {
-  if (!header) throw new ApiError(401, 'unauthorized', 'this route needs a token: send Authorization: Bearer <token> (get one from POST /api/tokens)', { 'WWW-Authenticate': 'Bearer' });
-  const m = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!m) throw new ApiError(401, 'unauthorized', 'Authorization must be "Bearer <token>"', { 'WWW-Authenticate': 'Bearer' });
-  const id = await verifyToken(secret, m[1]);
-  if (!id) throw new ApiError(401, 'invalid_token', 'the token is not valid (its signature does not verify)', { 'WWW-Authenticate': 'Bearer error="invalid_token"' });
-  return id;
+/** The token when its shape is right and its signature verifies, else null. `crypto.subtle.verify` compares in constant time. */
+export async function verifyToken(secret: string, token: string): Promise<VerifiedToken | null> {
+  const key = await hmacKey(secret);
+  const current = CURRENT.exec(token);
+  if (current) {
+    const [, id, expires, sig] = current;
+    const sigBytes = fromBase64Url(sig);
+    if (!sigBytes) return null;
+    const ok = await crypto.subtle.verify('HMAC', key, sigBytes, enc.encode(`${id}.${expires}`));
+    return ok ? { id, expires: Number(expires) } : null;
+  }
+  const legacy = LEGACY.exec(token);
+  if (legacy) {
+    const [, id, sig] = legacy;
+    const sigBytes = fromBase64Url(sig);
+    if (!sigBytes) return null;
+    const ok = await crypto.subtle.verify('HMAC', key, sigBytes, enc.encode(id));
+    return ok ? { id, expires: null } : null;
+  }
+  return null;
 }
+
+/** The token text of `Authorization: Bearer <token>`, or why there is none. */
+export function bearerToken(header: string | undefined): { token: string } | { problem: 'missing' | 'malformed' } {
+  if (header === undefined || header === '') return { problem: 'missing' };
+  const m = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i.exec(header);
+  return m ? { token: m[1] } : { problem: 'malformed' };
+}
+
+/** Whether a string at least looks like a Stripes token (for a clearer refusal). */
+export const isTokenShaped = (s: string) => s.startsWith(PREFIX);

@@ -1,19 +1,22 @@
 /** Pair registry messages: what a client sends to create, update, fork and list pairs. */
 import { z } from 'zod';
+import { decimalOr } from './params.ts';
+import { label } from './text.ts';
 
 /** URL-safe pair name: lowercase letters, digits and inner dashes, 3..64 characters. */
 export const SlugSchema = z
   .string()
   .regex(/^[a-z0-9][a-z0-9-]{1,62}[a-z0-9]$/, 'slug must be 3-64 characters of a-z, 0-9 and inner dashes');
 
-const text = (max: number) => z.string().trim().min(1).max(max);
+const text = (max: number) => label(max);
+const description = () => label(4000, { optional: true, multiline: true });
 
 export const PairCreateSchema = z.strictObject({
   slug: SlugSchema,
   title: text(120),
   domainA: text(60),
   domainB: text(60),
-  description: z.string().max(4000).default(''),
+  description: description().default(''),
   licence: text(60),
 });
 export type PairCreate = z.input<typeof PairCreateSchema>;
@@ -23,7 +26,7 @@ export const PairUpdateSchema = z
     title: text(120),
     domainA: text(60),
     domainB: text(60),
-    description: z.string().max(4000),
+    description: description(),
     licence: text(60),
   })
   .partial()
@@ -42,6 +45,8 @@ export type SampleDomain = (typeof DOMAINS)[number];
 export const MAX_SAMPLES_PER_DOMAIN = 4;
 export const MAX_SAMPLE_BYTES = 256 * 1024;
 export const SAMPLE_TYPES = ['image/png', 'image/jpeg', 'image/webp'] as const;
+/** Largest width or height of a gallery image, in pixels. */
+export const MAX_SAMPLE_SIDE = 4096;
 
 export const PairSchema = z.object({
   slug: SlugSchema,
@@ -66,7 +71,8 @@ export type Pair = z.infer<typeof PairSchema>;
 export const PairListQuerySchema = z.object({
   /** Case-insensitive substring of the slug, title, domain names or description. */
   q: z.string().max(100).optional(),
-  limit: z.coerce.number().int().min(1).max(100).default(20),
+  /** Page size, 1..100; absent or empty means 20. */
+  limit: decimalOr(1, 100, 20),
   /** Opaque cursor from the previous page's `next`. */
   cursor: z.string().max(200).optional(),
 });

@@ -85,6 +85,48 @@ function validateGroup(where: string, g: unknown, specs: ParamSpec[], dtype: 'fl
   return out;
 }
 
+/** How deep `meta` may nest (meta itself is level 1) and how large its JSON may be. */
+export const MAX_META_DEPTH = 8;
+export const MAX_META_BYTES = 16 * 1024;
+
+/**
+ * Why `meta` is refused (too deep, too large, or not plain JSON), or null. Walks with an explicit
+ * stack, never recursion, and stops at the first level too deep or the first byte too many, so a
+ * hostile meta (10,000 levels, a million keys) costs at most the bound's worth of work. Once it
+ * passes, JSON.stringify of it is safe.
+ */
+export function metaProblem(meta: object): string | null {
+  const stack: Array<{ value: unknown; depth: number; path: string }> = [{ value: meta, depth: 1, path: 'meta' }];
+  let bytes = 0;
+  const tooLarge = () => `meta is larger than ${MAX_META_BYTES} bytes of JSON`;
+  while (stack.length) {
+    const { value, depth, path } = stack.pop()!;
+    if (value === null || typeof value === 'boolean') bytes += 5;
+    else if (typeof value === 'number') {
+      if (!Number.isFinite(value)) return `${path} must be a finite number`;
+      bytes += String(value).length;
+    } else if (typeof value === 'string') bytes += value.length + 2;
+    else if (typeof value === 'object') {
+      if (depth > MAX_META_DEPTH) return `${path} nests deeper than ${MAX_META_DEPTH} levels (meta may nest at most ${MAX_META_DEPTH} deep)`;
+      bytes += 2;
+      if (Array.isArray(value)) {
+        for (let i = value.length - 1; i >= 0 && bytes <= MAX_META_BYTES; i--) {
+          bytes += 1;
+          stack.push({ value: value[i], depth: depth + 1, path: `${path}[${i}]` });
+        }
+      } else {
+        for (const key of Object.keys(value)) {
+          bytes += key.length + 4;
+          if (bytes > MAX_META_BYTES) break;
+          stack.push({ value: (value as Record<string, unknown>)[key], depth: depth + 1, path: `${path}.${key.length > 40 ? key.slice(0, 40) + '…' : key}` });
+        }
+      }
+    } else return `${path} must be JSON (got ${typeof value})`;
+    if (bytes > MAX_META_BYTES) return tooLarge();
+  }
+  return null;
+}
+
 /** Parses and checks a manifest; returns a normalised copy or throws a ManifestError naming the field. */
 export function validateManifest(m: unknown): CheckpointManifest {
   const fail = (msg: string): never => {
@@ -125,6 +167,8 @@ export function validateManifest(m: unknown): CheckpointManifest {
   }
   if (obj.meta !== undefined) {
     if (typeof obj.meta !== 'object' || obj.meta === null || Array.isArray(obj.meta)) fail('meta must be an object');
+    const problem = metaProblem(obj.meta);
+    if (problem) fail(problem);
     manifest.meta = obj.meta;
   }
   return manifest;

@@ -1,8 +1,7 @@
 /** Gallery images, the OpenAPI document, errors for unknown routes, the web app outside /api. */
 import { describe, expect, it } from 'vitest';
 import { call, createPair, expectRefused, newToken } from './helpers.ts';
-
-const PNG = new Uint8Array([0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a, 1, 2, 3]);
+import { PNG_1x1 as PNG } from './images.ts';
 
 describe('samples', () => {
   it('stores a sample image for the owner and lists it on the pair', async () => {

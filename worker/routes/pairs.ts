@@ -11,20 +11,20 @@ import {
 import { ApiError, badRequest, notFound } from '../errors.ts';
 import { assertOwner, JSON_BODY_LIMIT, requireToken, sizeLimit, writeLimit } from '../middleware.ts';
 import { Registry } from '../registry.ts';
-import { bearer, errors, newRouter } from './common.ts';
+import { bearer, errors, json, newRouter } from './common.ts';
 
 export const pairs = newRouter();
 const SlugParam = z.object({ slug: SlugSchema });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
 
 pairs.openapi(
   createRoute({
     method: 'get',
     path: '/pairs',
+    operationId: 'listPairs',
+    tags: ['pairs'],
     summary: 'List pairs, newest first, with a text filter',
+    description: 'Cursor pages: pass the previous page\'s `next` as `cursor`. An empty `limit=` means the default (20).',
+    security: [],
     request: { query: PairListQuerySchema },
     responses: { 200: json(PairListSchema, 'A page of pairs'), 400: errors[400] },
   }),
@@ -40,7 +40,10 @@ pairs.openapi(
   createRoute({
     method: 'post',
     path: '/pairs',
+    operationId: 'createPair',
+    tags: ['pairs'],
     summary: 'Create a pair; the token becomes its owner',
+    description: 'Text fields refuse control characters, bidirectional overrides and invisible-only strings.',
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(JSON_BODY_LIMIT, 'a pair')] as const,
     request: { body: { required: true, content: { 'application/json': { schema: PairCreateSchema } } } },
@@ -59,7 +62,11 @@ pairs.openapi(
   createRoute({
     method: 'get',
     path: '/pairs/{slug}',
+    operationId: 'getPair',
+    tags: ['pairs'],
     summary: 'Get one pair',
+    description: 'With its current version, lineage and sample image URLs.',
+    security: [],
     request: { params: SlugParam },
     responses: { 200: json(PairSchema, 'The pair'), 400: errors[400], 404: errors[404] },
   }),
@@ -75,7 +82,10 @@ pairs.openapi(
   createRoute({
     method: 'patch',
     path: '/pairs/{slug}',
+    operationId: 'updatePair',
+    tags: ['pairs'],
     summary: "Change a pair's title, domains, description or licence (owner only)",
+    description: 'Give at least one field; the others keep their values.',
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(JSON_BODY_LIMIT, 'a pair update')] as const,
     request: { params: SlugParam, body: { required: true, content: { 'application/json': { schema: PairUpdateSchema } } } },
@@ -94,11 +104,14 @@ pairs.openapi(
   createRoute({
     method: 'post',
     path: '/pairs/{slug}/fork',
-    summary: 'Fork a pair: a new pair owned by the caller, pointing at the source and its current version',
+    operationId: 'forkPair',
+    tags: ['pairs'],
+    summary: 'Fork a pair',
+    description: 'A new pair owned by the caller, pointing at the source; its version 1 is the source\'s current manifest (no bytes are copied).',
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(JSON_BODY_LIMIT, 'a fork request')] as const,
     request: { params: SlugParam, body: { required: true, content: { 'application/json': { schema: PairForkSchema } } } },
-    responses: { 201: json(PairSchema, 'The fork'), 400: errors[400], 401: errors[401], 404: errors[404], 409: errors[409], 429: errors[429] },
+    responses: { 201: json(PairSchema, 'The fork'), 400: errors[400], 401: errors[401], 404: errors[404], 409: errors[409], 413: errors[413], 429: errors[429] },
   }),
   async (c) => {
     const { slug } = c.req.valid('param');

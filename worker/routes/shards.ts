@@ -44,7 +44,11 @@ shards.openapi(
   createRoute({
     method: 'get',
     path: '/shards/{hash}',
-    summary: 'A weight shard by its SHA-256 (immutable; ETag, If-None-Match and Range supported)',
+    operationId: 'getShard',
+    tags: ['shards'],
+    summary: 'A weight shard by its SHA-256',
+    description: 'Immutable: the ETag is the hash. If-None-Match → 304; one `Range` → 206. HEAD gives the size.',
+    security: [],
     request: { params: HashParam },
     responses: {
       200: { content: { 'application/octet-stream': { schema: z.string().openapi({ format: 'binary' }) } }, description: 'The shard' },
@@ -52,7 +56,7 @@ shards.openapi(
       304: { description: 'Not modified (the ETag is the hash, so it always is once cached)' },
       400: errors[400],
       404: errors[404],
-      416: { description: 'Range not satisfiable' },
+      416: errors[416],
     },
   }),
   async (c) => {
@@ -93,7 +97,10 @@ shards.openapi(
   createRoute({
     method: 'put',
     path: '/shards/{hash}',
-    summary: "Upload a shard named by a pending version of one of the caller's pairs; the bytes must hash to the name",
+    operationId: 'putShard',
+    tags: ['shards'],
+    summary: 'Upload a weight shard',
+    description: "The shard must be named by a pending version of one of the caller's pairs; Content-Length must be its declared size and the bytes must hash to the name. Twice is harmless.",
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(SHARD_BODY_LIMIT, 'a shard')] as const,
     request: {
@@ -106,7 +113,7 @@ shards.openapi(
       400: errors[400],
       401: errors[401],
       403: errors[403],
-      411: { description: 'Content-Length required' },
+      411: errors[411],
       413: errors[413],
       429: errors[429],
     },

@@ -1,5 +1,6 @@
 import { createRoute, z } from '@hono/zod-openapi';
 import { SlugSchema } from '../../shared/api/pairs.ts';
+import { decimal } from '../../shared/api/params.ts';
 import { GENERATORS } from '../../shared/model/config.ts';
 import { RollbackSchema, VersionDeclaredSchema, VersionDeclareSchema, VersionListSchema, VersionSchema } from '../../shared/api/versions.ts';
 import { PairSchema } from '../../shared/api/pairs.ts';
@@ -8,15 +9,11 @@ import { ApiError, notFound } from '../errors.ts';
 import { assertOwner, MANIFEST_BODY_LIMIT, requireToken, sizeLimit, writeLimit } from '../middleware.ts';
 import { Registry, type StoredVersion } from '../registry.ts';
 import { Storage } from '../storage.ts';
-import { bearer, errors, newRouter } from './common.ts';
+import { bearer, errors, json, newRouter } from './common.ts';
 
 export const versions = newRouter();
 const SlugParam = z.object({ slug: SlugSchema });
-const VersionParam = z.object({ slug: SlugSchema, number: z.coerce.number().int().positive() });
-const json = <T extends z.ZodType>(schema: T, description: string) => ({
-  content: { 'application/json': { schema } },
-  description,
-});
+const VersionParam = z.object({ slug: SlugSchema, number: decimal(1, Number.MAX_SAFE_INTEGER) });
 
 async function existingPair(registry: Registry, slug: string) {
   const pair = await registry.getPair(slug);
@@ -54,9 +51,13 @@ versions.openapi(
   createRoute({
     method: 'get',
     path: '/pairs/{slug}/versions',
+    operationId: 'listVersions',
+    tags: ['versions'],
     summary: 'List the committed versions of a pair',
+    description: 'Numbers and commit times, oldest first; pending versions are not listed.',
+    security: [],
     request: { params: SlugParam },
-    responses: { 200: json(VersionListSchema, 'Committed versions, oldest first'), 404: errors[404] },
+    responses: { 200: json(VersionListSchema, 'Committed versions, oldest first'), 400: errors[400], 404: errors[404] },
   }),
   async (c) => {
     const { slug } = c.req.valid('param');
@@ -70,9 +71,13 @@ versions.openapi(
   createRoute({
     method: 'get',
     path: '/pairs/{slug}/versions/current',
+    operationId: 'getCurrentVersion',
+    tags: ['versions'],
     summary: "The pair's current version and its manifest",
+    description: '`Cache-Control: no-cache` with a strong ETag: 304 on If-None-Match until a new version is committed.',
+    security: [],
     request: { params: SlugParam },
-    responses: { 200: json(VersionSchema, 'The current version'), 304: { description: 'Still the version named by If-None-Match' }, 404: errors[404] },
+    responses: { 200: json(VersionSchema, 'The current version'), 304: { description: 'Still the version named by If-None-Match' }, 400: errors[400], 404: errors[404] },
   }),
   async (c) => {
     const { slug } = c.req.valid('param');
@@ -93,7 +98,11 @@ versions.openapi(
   createRoute({
     method: 'get',
     path: '/pairs/{slug}/versions/{number}',
+    operationId: 'getVersion',
+    tags: ['versions'],
     summary: 'A committed version and its manifest',
+    description: 'Immutable once committed. The number is plain decimal (`1`, never `01` or `1e0`).',
+    security: [],
     request: { params: VersionParam },
     responses: { 200: json(VersionSchema, 'The version'), 304: { description: 'Not modified' }, 400: errors[400], 404: errors[404] },
   }),
@@ -114,7 +123,10 @@ versions.openapi(
   createRoute({
     method: 'post',
     path: '/pairs/{slug}/versions',
-    summary: 'Declare a new version by its manifest (owner only); then PUT its shards and commit it',
+    operationId: 'declareVersion',
+    tags: ['versions'],
+    summary: 'Declare a new version by its manifest (owner only)',
+    description: 'Then PUT its shards and commit it. Answers which shards are already stored. Re-declaring the same manifest resumes; a different one replaces the pending one.',
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(MANIFEST_BODY_LIMIT, 'a manifest')] as const,
     request: { params: SlugParam, body: { required: true, content: { 'application/json': { schema: VersionDeclareSchema } } } },
@@ -162,7 +174,10 @@ versions.openapi(
   createRoute({
     method: 'post',
     path: '/pairs/{slug}/versions/{number}/commit',
-    summary: 'Make a pending version current once every shard it names is stored (owner only)',
+    operationId: 'commitVersion',
+    tags: ['versions'],
+    summary: 'Make a pending version current (owner only)',
+    description: 'Only once every shard it names is stored; else 409 `shards_missing` naming them.',
     security: bearer,
     middleware: [requireToken, writeLimit] as const,
     request: { params: VersionParam },
