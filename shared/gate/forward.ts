@@ -31,13 +31,6 @@ import { generatorLayout, generatorParamSpecs } from '../model/param-specs.ts';
 /** Parameters of one generator by state_dict key, flat in Stripes layout (as `decodeGroup` returns them). */
 export type GeneratorParams = Record<string, Float32Array>;
 
-/** One image, HWC (row-major, channels last), 3 channels. */
-export interface Image {
-  data: Float32Array;
-  height: number;
-  width: number;
-}
-
 interface Conv {
   /** `[k, k, cin, cout]`: the caller's array (conv), or reordered from `[k, k, cout, cin]` (transposed conv). */
   w: Float32Array;

@@ -197,7 +197,7 @@ export function combineDirections(ab: DirectionMetrics, ba: DirectionMetrics): G
 }
 
 export interface EvaluateOptions {
-  /** SWD settings; the candidate and the base must be measured with the same ones. */
+  /** SWD settings (used only to make refA/refB when they are not given); the candidate and the base must be measured with the same ones. */
   swd?: Partial<SwdOptions>;
   /** SWD references of the real sets, if already made (`swdReference(valA.images, …)`): saves their cost when measuring several versions. */
   refA?: SwdReference;
