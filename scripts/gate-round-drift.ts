@@ -5,14 +5,17 @@
  * sample maps), then measures base and continued versions with the gate on held-out 64×64 tiles
  * and prints the ratios and the verdict. docs/gate.md quotes its output.
  *
- *   node cli/run-ts.mjs scripts/gate-round-drift.ts [--steps 30] [--runs 2]
+ *   node cli/run-ts.mjs scripts/gate-round-drift.ts [--steps 30] [--runs 2] [--png DIR]
+ *
+ * With --png, writes DIR/run-N.png per run: rows are 6 validation A tiles, the base's G_AB of
+ * them, the candidate's; then the same for B through G_BA.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor4D } from '@tensorflow/tfjs-core';
-import { readFileSync } from 'node:fs';
-import { decodeImage } from '../cli/image-io.ts';
+import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { decodeImage, encodePng } from '../cli/image-io.ts';
 import { useBackend } from '../cli/tf-backend.ts';
-import { evaluatePair, judge, swdReference, type GateMetrics, type ValidationSet } from '../shared/gate/index.ts';
+import { evaluatePair, judge, prepareGenerator, runGenerator, swdReference, type GateMetrics, type ValidationSet } from '../shared/gate/index.ts';
 import { NETWORKS } from '../shared/model/config.ts';
 import { createCycleGAN, disposeCycleGAN, exportWeights, type NetworkWeights } from '../shared/train/cyclegan.ts';
 import { ImagePool } from '../shared/train/image-pool.ts';
@@ -27,6 +30,8 @@ const arg = (name: string, dflt: number) => {
   return i >= 0 ? Number(process.argv[i + 1]) : dflt;
 };
 const steps = arg('steps', 30);
+const pngI = process.argv.indexOf('--png');
+const pngDir = pngI >= 0 ? process.argv[pngI + 1] : undefined;
 const runs = arg('runs', 2);
 const root = new URL('../', import.meta.url);
 await useBackend('wasm');
@@ -74,6 +79,30 @@ for (let run = 0; run < runs; run++) {
   const cand = evaluatePair(cfg.generator, w.G_AB, w.G_BA, valA, valB, { refA, refB });
   const r = (k: keyof GateMetrics) => ((cand[k] as number) / (base[k] as number)).toFixed(3);
   const v = judge(cand, base);
+  if (pngDir) {
+    // 6 tiles a row, 64 px each: A, base G_AB(A), candidate G_AB(A), B, base G_BA(B), candidate G_BA(B).
+    const rows: Float32Array[][] = [];
+    for (const [val, gBase, gCand] of [
+      [valA, weights.G_AB, w.G_AB],
+      [valB, weights.G_BA, w.G_BA],
+    ] as const) {
+      const xs = val.images.slice(0, 6);
+      const pb = prepareGenerator(cfg.generator, gBase);
+      const pc = prepareGenerator(cfg.generator, gCand);
+      rows.push(xs, xs.map((x) => runGenerator(pb, x, 64, 64)), xs.map((x) => runGenerator(pc, x, 64, 64)));
+    }
+    const W = 6 * 64;
+    const data = new Uint8Array(rows.length * 64 * W * 3);
+    rows.forEach((row, r) =>
+      row.forEach((img, c) => {
+        for (let y = 0; y < 64; y++)
+          for (let i = 0; i < 192; i++)
+            data[((r * 64 + y) * W + c * 64) * 3 + i] = Math.max(0, Math.min(255, Math.round(((img[y * 192 + i] + 1) / 2) * 255)));
+      }),
+    );
+    mkdirSync(pngDir, { recursive: true });
+    writeFileSync(`${pngDir}/run-${run}-${steps}.png`, encodePng({ width: W, height: rows.length * 64, data }));
+  }
   console.log(
     `run ${run} (${steps} steps, ${((performance.now() - t0) / 1000).toFixed(0)} s): ratios cycleA ${r('cycleA')} cycleB ${r('cycleB')} realismAB ${r('realismAB')} realismBA ${r('realismBA')} ` +
       `spreadAB ${r('spreadAB')} spreadBA ${r('spreadBA')} variationAB ${r('variationAB')} variationBA ${r('variationBA')} → ${v.pass ? 'pass' : 'FAIL: ' + v.reasons.join(' ')}`,

@@ -56,18 +56,19 @@ export interface GateTolerance {
  * Why these values (docs/gate.md has the measurements, from scripts/gate-measure.ts and
  * scripts/gate-round-drift.ts on the demo pair, 16 + 16 validation tiles of 64×64):
  *
- * - cycleRelative 0.25, cycleAbsolute 0.005: training trades cycle consistency for realism; two
- *   honest 30-iteration continuations made the cycle 6–18% worse while realism improved 14–19%,
+ * - cycleRelative 0.25, cycleAbsolute 0.005: training trades cycle consistency for realism; honest
+ *   30- and 50-iteration continuations made the cycle 4–18% worse while realism mostly improved,
  *   so 10% would reject honest rounds. A broken candidate (every weight perturbed by its own std)
  *   is 75–84% worse. 0.005 (0.6 of a grey level) keeps a near-perfect base from failing every
  *   candidate on rounding.
  * - realismRelative 0.15, realismAbsolute 0.01: the SWD moves 2.3% (std) from seed to seed and
- *   at most 3% between nearby versions under one seed; 15% is well clear of that, while a
- *   visibly damaged candidate (+21%) and doing nothing (5–7× a trained pair) fail. 0.01 is a
+ *   at most 3% between nearby versions under one seed; 15% is well clear of that, so what fails
+ *   is a real change: a damaged candidate (+21%), a contributor's run that oscillated away
+ *   (+58%), doing nothing (5–7× a trained pair). 0.01 is a
  *   tenth of the distance between two halves of the same real set.
  * - minSpread 0.02, minVariation 0.01: in [-1, 1] units 0.02 is 2.5 grey levels of std, a blank
  *   image; real tiles measure 0.4, the demo's fakes 0.2–0.3.
- * - collapseRatio 0.5: honest rounds moved spread and variation by at most 7%; halving in one
+ * - collapseRatio 0.5: honest runs moved spread and variation by at most 26%; halving in one
  *   round is collapse setting in even while the absolute numbers still look alive.
  */
 export const DEFAULT_GATE_TOLERANCE: Readonly<GateTolerance> = Object.freeze({
