@@ -119,9 +119,11 @@ describe('evaluatePair on tiny generators', () => {
   const valB = randomSet(8, 32, 2);
   const pAB = randomParams(cfg, 3);
   const pBA = randomParams(cfg, 4);
+  // A lighter SWD than the default: these tests check the plumbing, not the statistic.
+  const swd = { descriptorsPerLevel: 256, directions: 32 };
 
   it('composes translateAndCycle and directionMetrics; the same version passes against itself', () => {
-    const m = evaluatePair(cfg, pAB, pBA, valA, valB);
+    const m = evaluatePair(cfg, pAB, pBA, valA, valB, { swd });
     expect(m.finite).toBe(true);
     for (const k of ['cycleA', 'cycleB', 'realismAB', 'realismBA', 'spreadAB', 'spreadBA', 'variationAB', 'variationBA'] as const)
       expect(Number.isFinite(m[k]) && m[k] > 0, k).toBe(true);
@@ -131,18 +133,18 @@ describe('evaluatePair on tiny generators', () => {
     const ab = valA.images.map((x) => translateAndCycle(gAB, gBA, x, 32, 32));
     const ba = valB.images.map((x) => translateAndCycle(gBA, gAB, x, 32, 32));
     expect(ab[0].fake.length).toBe(32 * 32 * 3);
-    const pieces = combineDirections(directionMetrics(ab, swdReference(valB.images, 32, 32)), directionMetrics(ba, swdReference(valA.images, 32, 32)));
+    const pieces = combineDirections(directionMetrics(ab, swdReference(valB.images, 32, 32, swd)), directionMetrics(ba, swdReference(valA.images, 32, 32, swd)));
     expect(pieces).toEqual(m);
-    expect(evaluatePair(cfg, gAB, gBA, valA, valB)).toEqual(m);
+    expect(evaluatePair(cfg, gAB, gBA, valA, valB, { swd })).toEqual(m);
     expect(judge(m, m).pass).toBe(true);
   });
 
   it('a candidate with a NaN weight is rejected as not finite', () => {
     const bad = { ...pBA, 'model.7.bias': pBA['model.7.bias'].slice() };
     bad['model.7.bias'][0] = NaN;
-    const m = evaluatePair(cfg, pAB, bad, valA, valB);
+    const m = evaluatePair(cfg, pAB, bad, valA, valB, { swd });
     expect(m.finite).toBe(false);
-    const v = judge(m, evaluatePair(cfg, pAB, pBA, valA, valB));
+    const v = judge(m, evaluatePair(cfg, pAB, pBA, valA, valB, { swd }));
     expect(v.pass).toBe(false);
     expect(v.reasons[0]).toMatch(/not finite/);
   });
@@ -150,8 +152,8 @@ describe('evaluatePair on tiny generators', () => {
   it('a candidate whose G_AB outputs a constant colour is rejected as collapsed', () => {
     const head = `model.${17 + cfg.nBlocks}`;
     const flat = { ...pAB, [`${head}.weight`]: new Float32Array(pAB[`${head}.weight`].length), [`${head}.bias`]: Float32Array.from([0.3, -0.2, 0.5]) };
-    const base = evaluatePair(cfg, pAB, pBA, valA, valB);
-    const m = evaluatePair(cfg, flat, pBA, valA, valB);
+    const base = evaluatePair(cfg, pAB, pBA, valA, valB, { swd });
+    const m = evaluatePair(cfg, flat, pBA, valA, valB, { swd });
     expect(m.spreadAB).toBeLessThan(1e-6);
     const v = judge(m, base);
     expect(v.pass).toBe(false);
