@@ -15,6 +15,7 @@ import {
   swdTo,
 } from '../../shared/gate/metrics.ts';
 import { toUnit } from '../../shared/train/sampling.ts';
+import { readSafetensors } from '../../shared/weights/safetensors.ts';
 
 function tiles(domain: 'summer-to-winter' | 'winter-to-summer'): Float32Array[] {
   const out: Float32Array[] = [];
@@ -94,6 +95,22 @@ describe('realism distance (multi-scale patch sliced Wasserstein)', () => {
 });
 
 describe('Laplacian pyramid', () => {
+  it('matches the PyTorch pyramid within 1e-5 (36×44 down to 5×6: odd sizes; scripts/make_gate_fixtures.py)', () => {
+    const file = 'pyramid.safetensors';
+    const { tensors, metadata } = readSafetensors(readFileSync(new URL(`../fixtures/gate/${file}`, import.meta.url)), file);
+    const [h, w, minSide] = [metadata.height, metadata.width, metadata.minSide].map(Number);
+    const levels = laplacianPyramid(tensors.get('input')!.data, h, w, minSide);
+    expect(levels.length).toBe(4);
+    expect(pyramidSides(h, w, minSide)).toEqual([[36, 44], [18, 22], [9, 11], [5, 6]]);
+    levels.forEach((got, i) => {
+      const want = tensors.get(`level${i}`)!;
+      expect(got.length, `level ${i}`).toBe(want.data.length);
+      let err = 0;
+      for (let j = 0; j < got.length; j++) err = Math.max(err, Math.abs(got[j] - want.data[j]));
+      expect(err, `level ${i}`).toBeLessThanOrEqual(1e-5);
+    });
+  });
+
   it('halves down to 16 pixels on the shorter side', () => {
     expect(pyramidSides(64, 64)).toEqual([[64, 64], [32, 32], [16, 16]]);
     expect(pyramidSides(36, 44)).toEqual([[36, 44], [18, 22]]);
