@@ -19,7 +19,7 @@
  */
 import type { GeneratorName, ModelConfig } from '../../shared/model/config.ts';
 import { macsPerImage, prepareGenerator, runGenerator } from '../../shared/gate/forward.ts';
-import { combineDirections, directionMetrics, judge, type GateMetrics, type TranslateResult, type Verdict } from '../../shared/gate/judge.ts';
+import { combineDirections, DEFAULT_GATE_TOLERANCE, directionMetrics, judge, type GateMetrics, type GateTolerance, type TranslateResult, type Verdict } from '../../shared/gate/judge.ts';
 import { swdReference } from '../../shared/gate/metrics.ts';
 import { decodeValidationSet, type ValidationSet } from '../../shared/gate/validation-set.ts';
 import { decodeGroup } from '../../shared/weights/checkpoint.ts';
@@ -171,12 +171,36 @@ export class GateRunner {
   }
 
   /** Steps the base, then the candidate; the verdict once both are measured. */
-  async run(base: GateVersion, candidate: GateVersion, val: Validation): Promise<{ verdict: Verdict; metrics: GateMetrics; baseMetrics: GateMetrics } | null> {
+  async run(
+    base: GateVersion,
+    candidate: GateVersion,
+    val: Validation,
+    tolerance: Readonly<GateTolerance> = DEFAULT_GATE_TOLERANCE,
+  ): Promise<{ verdict: Verdict; metrics: GateMetrics; baseMetrics: GateMetrics } | null> {
     const baseMetrics = await this.step(base, val);
     if (!baseMetrics) return null;
     const metrics = await this.step(candidate, val);
     if (!metrics) return null;
-    return { verdict: judge(metrics, baseMetrics), metrics, baseMetrics };
+    return { verdict: judge(metrics, baseMetrics, tolerance), metrics, baseMetrics };
   }
+}
+
+/**
+ * A pair at its random initialisation (its schedule is 'fresh') has no quality to lose yet: its
+ * outputs are near-constant noise, and its first steps move every number in any direction. Its
+ * candidates are still measured and recorded, but judged for finiteness only. From the first
+ * trained version on (its schedule then continues), the full tolerance holds.
+ */
+export const FRESH_PAIR_TOLERANCE: Readonly<GateTolerance> = Object.freeze({
+  ...DEFAULT_GATE_TOLERANCE,
+  cycleRelative: Infinity,
+  realismRelative: Infinity,
+  minSpread: 0,
+  minVariation: 0,
+  collapseRatio: 0,
+});
+
+export function toleranceFor(kind: 'continue' | 'fine-tune' | 'fresh'): Readonly<GateTolerance> {
+  return kind === 'fresh' ? FRESH_PAIR_TOLERANCE : DEFAULT_GATE_TOLERANCE;
 }
 

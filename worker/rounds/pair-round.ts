@@ -40,7 +40,7 @@ import { Registry } from '../registry.ts';
 import { Storage } from '../storage.ts';
 import { admitCommit, admitLease, admitUpload, closeDecision, contributionWeights, liveness, refuse, type Refusal, type RoundResult } from './admission.ts';
 import { assembleVersion, buildNetworks, NonFiniteAggregate, type BuildInput, type MomentumIndex, type NetworkParts, type RoundContribution } from './build-version.ts';
-import { GateRunner, loadValidation } from './gate-runner.ts';
+import { GateRunner, loadValidation, toleranceFor } from './gate-runner.ts';
 import { roundBlobs, slotName, storageBlobs } from './r2-blobs.ts';
 import { distinctContributors, outstanding, type AggregatingRound, type GatingRound, type LeaseRecord, type OpenRound, type RoundState } from './state.ts';
 import { RoundStore } from './store.ts';
@@ -447,7 +447,9 @@ export class PairRound extends DurableObject<RoundEnv> {
       return new Uint8Array(await new Response(obj.body).arrayBuffer());
     };
     const runner = new GateRunner(this.store, fetchShard);
-    const result = val ? await runner.run({ number: r.baseVersion, manifest: base!.manifest }, { number: r.candidate, manifest: candidate!.manifest }, val) : null;
+    const result = val
+      ? await runner.run({ number: r.baseVersion, manifest: base!.manifest }, { number: r.candidate, manifest: candidate!.manifest }, val, toleranceFor(r.schedule.kind))
+      : null;
     if (val && !result) {
       await this.ctx.storage.setAlarm(this.now());
       return;
