@@ -123,6 +123,9 @@ function trainer(
         }
         onStep(done, losses);
         post({ id, type: 'step', step: done, of: steps, losses, elapsedMs: performance.now() - started });
+        // A step's awaits resolve as microtasks: without a turn of the event loop here, the
+        // page's stop message would wait for the whole loop.
+        await new Promise((r) => setTimeout(r, 0));
         if (done % previewEvery === 0 || done === steps) {
           const a = tf.tensor4d(shown.a, shown.shape);
           const b = tf.tensor4d(shown.b, shown.shape);
