@@ -323,9 +323,11 @@ describe('every page on a phone and a desktop', () => {
       ['create-fork', `/create?fork=${DEMO}`, (p) => p.waitForSelector('#source')],
       ['pair', `/pairs/${DEMO}`, async (p) => {
         await p.waitForSelector('[data-testid=translate-input]', { state: 'attached' });
-        const before = Number(await p.getAttribute('[data-testid=translate-output]', 'data-count'));
-        await p.setInputFiles('[data-testid=translate-input]', small);
-        await expect.poll(async () => Number(await p.getAttribute('[data-testid=translate-output]', 'data-count')), { timeout: 120_000 }).toBeGreaterThan(before);
+        // Translated once; the result stays on the page while the viewport changes.
+        if (Number(await p.getAttribute('[data-testid=translate-output]', 'data-count')) === 0) {
+          await p.setInputFiles('[data-testid=translate-input]', small);
+          await expect.poll(async () => Number(await p.getAttribute('[data-testid=translate-output]', 'data-count')), { timeout: 120_000 }).toBeGreaterThan(0);
+        }
         await p.waitForSelector('[data-testid=version-chart], [data-testid=round-summary]');
       }],
       ['pair-owner', `/pairs/${FRESH}`, (p) => p.waitForSelector('[data-testid=validation-panel]')],
