@@ -339,6 +339,12 @@ describe('every page on a phone and a desktop', () => {
     ];
     const page = await newPage();
     await page.addInitScript(() => localStorage.setItem('stripes.backend', 'wasm'));
+    // The gallery lists pairs with weights and pictures first, the empty pair (the newest) last.
+    await page.goto(server.url);
+    await page.waitForSelector('[data-testid=pair-card] img');
+    const titles = await page.$$eval('[data-testid=pair-card] h2', (h) => h.map((x) => x.textContent));
+    expect(titles.slice(0, 2).sort()).toEqual(['Summer ↔ winter (Battle for Wesnoth terrain)', 'Warm and cool']);
+    expect(titles.at(-1)).toBe('No weights yet');
     for (const [name, path, ready] of pages) {
       await page.goto(server.url + path);
       for (const size of [PHONE, SMALL_PHONE, DESKTOP]) await checkPage(page, name, size, ready);
