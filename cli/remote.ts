@@ -8,7 +8,7 @@ import { CliError } from './errors.ts';
 import { api } from '../shared/api/paths.ts';
 import type { Pair, PairCreate } from '../shared/api/pairs.ts';
 import type { Token } from '../shared/api/tokens.ts';
-import type { VersionDeclared } from '../shared/api/versions.ts';
+import { publishVersion, PublishError, type Published } from '../shared/api/publish.ts';
 import { verifyShard } from '../shared/weights/checkpoint.ts';
 import type { CheckpointManifest } from '../shared/weights/format.ts';
 import { allShards, isShardName, validateManifest } from '../shared/weights/manifest.ts';
@@ -128,8 +128,9 @@ export interface PushProgress {
 }
 
 /**
- * Publishes a checkpoint as the pair's next version. Resumable: the declaration reports the shards
- * the server already holds, and only the others are sent; commit happens only after all are up.
+ * Publishes a checkpoint as the pair's next version with the shared protocol
+ * (shared/api/publish.ts, as the web app does). Resumable: only the shards the server lacks are
+ * sent, and the commit comes after all are up.
  */
 export async function pushCheckpoint(
   client: ApiClient,
@@ -137,29 +138,22 @@ export async function pushCheckpoint(
   source: CheckpointSource,
   progress?: PushProgress,
   concurrency = 4,
-): Promise<{ number: number; uploaded: number; skipped: number }> {
-  const declared = await client.json<VersionDeclared>('POST', api.versions(slug), { manifest: source.manifest });
-  const todo = declared.shards.filter((s) => !s.present);
-  progress?.start(todo.length, declared.shards.length - todo.length);
-  let next = 0;
-  const worker = async () => {
-    while (next < todo.length) {
-      const s = todo[next++];
-      const bytes = await source.fetchShard(s.hash);
-      await verifyShard(s.hash, s.size, bytes, source.where);
-      for (let attempt = 1; ; attempt++) {
-        try {
-          await client.request('PUT', api.shard(s.hash), { body: bytes });
-          break;
-        } catch (e) {
-          // Uploads are idempotent, so a dropped connection is simply retried.
-          if (attempt >= 3 || !/cannot reach|: 5\d\d /.test((e as Error).message)) throw e;
-        }
-      }
-      progress?.uploaded(s.hash, bytes.byteLength);
-    }
-  };
-  await Promise.all(Array.from({ length: Math.min(concurrency, todo.length) }, worker));
-  await client.request('POST', api.commit(slug, declared.number));
-  return { number: declared.number, uploaded: todo.length, skipped: declared.shards.length - todo.length };
+): Promise<Published> {
+  if (!client.token) throw new CliError('publishing needs a token');
+  try {
+    return await publishVersion({
+      fetch,
+      server: client.server,
+      token: client.token,
+      slug,
+      manifest: source.manifest,
+      where: source.where,
+      shard: (hash) => source.fetchShard(hash),
+      onDeclared: (todo, there) => progress?.start(todo.length, there),
+      onUploaded: (hash, bytes) => progress?.uploaded(hash, bytes),
+      concurrency,
+    });
+  } catch (e) {
+    throw e instanceof PublishError ? new CliError(e.message) : e;
+  }
 }

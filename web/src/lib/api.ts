@@ -14,7 +14,7 @@ import {
   type VersionDeclared,
 } from '../../../shared/api/index.ts';
 import { validateManifest } from '../../../shared/weights/manifest.ts';
-import { roundPaths, type RoundStatus } from '../../../shared/rounds/protocol.ts';
+import { roundPaths, type RoundConfigPatch, type RoundStatus } from '../../../shared/rounds/protocol.ts';
 import type { CheckpointManifest } from '../../../shared/weights/format.ts';
 
 export class ApiError extends Error {
@@ -106,4 +106,22 @@ export const putSample = (slug: string, domain: 'A' | 'B', index: number, file: 
     method: 'PUT',
     headers: { 'content-type': file.type, authorization: `Bearer ${token}` },
     body: file,
+  });
+
+/** One version of a pair, its manifest checked like the current one's. */
+export async function getVersion(slug: string, n: number): Promise<Version> {
+  const v = await request<Version>(api.version(slug, n));
+  return { ...v, manifest: validateManifest(v.manifest) };
+}
+
+/** Changes the pair's round settings (owner only); they apply from the next lease. */
+export const putRoundConfig = (slug: string, patch: RoundConfigPatch, token: string) =>
+  request<RoundStatus>(roundPaths.config(slug), { ...json(patch, token), method: 'PUT' });
+
+/** Puts the pair's held-out validation set for one domain (owner only; the `STRV` format of validation-upload.ts). */
+export const putValidationSet = (slug: string, domain: 'A' | 'B', bytes: Uint8Array, token: string) =>
+  request<unknown>(`${api.pair(slug)}/validation/${domain}`, {
+    method: 'PUT',
+    headers: { 'content-type': 'application/octet-stream', authorization: `Bearer ${token}` },
+    body: bytes as Uint8Array<ArrayBuffer>,
   });

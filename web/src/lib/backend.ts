@@ -23,6 +23,14 @@ tf.env().set('WASM_HAS_MULTITHREAD_SUPPORT', false);
 
 /** Initialises one backend and proves it computes, or throws why not. */
 async function tryBackend(name: BackendName): Promise<void> {
+  // TF.js's WebGPU backend logs an error and a TypeError to the console when there is no
+  // adapter; asking for one first turns that into a quiet reason in the skipped list.
+  if (name === 'webgpu') {
+    const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
+    if (!gpu) throw new Error('this browser has no WebGPU');
+    const adapter = await gpu.requestAdapter().catch(() => null);
+    if (!adapter) throw new Error('no WebGPU adapter here (no supported GPU, or WebGPU is turned off)');
+  }
   const ok = await tf.setBackend(name);
   if (!ok) throw new Error(`${name} is not available in this browser`);
   await tf.ready();

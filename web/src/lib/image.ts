@@ -42,7 +42,26 @@ export async function decodeImage(blob: Blob): Promise<Pixels> {
         : `the image is ${width}×${height}; the largest side allowed is ${MAX_SIDE}`,
     );
   }
-  return bitmapPixels(bitmap);
+  return onWhite(bitmapPixels(bitmap));
+}
+
+/**
+ * Composites see-through pixels on white, as an image viewer shows them: a transparent PNG's
+ * hidden colour under alpha 0 (often black) would otherwise be translated as if it were seen.
+ * Training data keeps the reference's convert('RGB') (alpha dropped), as the CLI does.
+ */
+export function onWhite(img: Pixels): Pixels {
+  const d = img.data;
+  for (let i = 3; i < d.length; i += 4) {
+    const a = d[i];
+    if (a === 255) continue;
+    const k = a / 255;
+    d[i - 3] = Math.round(d[i - 3] * k + 255 * (1 - k));
+    d[i - 2] = Math.round(d[i - 2] * k + 255 * (1 - k));
+    d[i - 1] = Math.round(d[i - 1] * k + 255 * (1 - k));
+    d[i] = 255;
+  }
+  return img;
 }
 
 /** Draws pixels onto a canvas, resizing it to the image. */

@@ -6,9 +6,16 @@
 import { readSafetensors } from '../../../shared/weights/safetensors.ts';
 import { importTorchGenerators } from '../../../shared/weights/torch-import.ts';
 import { encodeCheckpoint, type EncodedCheckpoint } from '../../../shared/weights/checkpoint.ts';
+import { sniffKind } from './sniff.ts';
 
 async function read(file: File) {
   const bytes = new Uint8Array(await file.arrayBuffer());
+  // A picture or a .pth picked by mistake gets named, rather than a complaint about its "header length".
+  const kind = sniffKind(bytes.subarray(0, 16));
+  if (kind) {
+    const hint = /PyTorch/.test(kind) ? '; convert it to .safetensors first' : '';
+    throw new Error(`${file.name}: this is not a safetensors file (it looks like ${kind}${hint})`);
+  }
   return { tensors: readSafetensors(bytes, file.name).tensors, what: file.name };
 }
 

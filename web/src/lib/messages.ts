@@ -90,6 +90,15 @@ export type TrainerRequest =
       previewEvery: number;
     }
   | {
+      /**
+       * Ends the training in progress early: 'upload' contributes the steps done so far (at least
+       * one), 'discard' throws them away and uploads nothing. Handled at once, not queued.
+       */
+      id: number;
+      type: 'stop';
+      mode: StopMode;
+    }
+  | {
       /** One training step of a fresh model from a seed on synthetic images: a backend self-check. */
       id: number;
       type: 'checkStep';
@@ -98,6 +107,8 @@ export type TrainerRequest =
       size: number;
       lr: number;
     };
+
+export type StopMode = 'upload' | 'discard';
 
 export type TrainerPhase = 'leasing' | 'downloading' | 'preparing' | 'training' | 'uploading' | 'committing';
 
@@ -121,4 +132,4 @@ export type TrainerReply =
   | { id: number; type: 'upload'; sentBytes: number; totalBytes: number }
   | ({ id: number; type: 'contributed' } & ContributeResult)
   | { id: number; type: 'checked'; backend: BackendName | 'cpu'; losses: Record<string, number>; before: Record<string, Record<string, Float32Array>>; after: Record<string, Record<string, Float32Array>> }
-  | { id: number; type: 'error'; message: string; status?: number };
+  | { id: number; type: 'error'; message: string; status?: number; discarded?: boolean };

@@ -1,10 +1,12 @@
 /**
- * Publishing a checkpoint as a new version of a pair, as `stripes push` does: declare the
- * manifest, upload the shards the server does not have yet, then commit. A version becomes
- * current only at the commit, so an interrupted upload leaves the pair as it was.
+ * Publishing a checkpoint as a new version of a pair from the browser, with the same protocol
+ * code as `stripes push` (shared/api/publish.ts): declare the manifest, upload the shards the
+ * server does not have yet, then commit. A version becomes current only at the commit, so an
+ * interrupted upload leaves the pair as it was.
  */
+import { publishVersion, PublishError } from '../../../shared/api/publish.ts';
 import type { EncodedCheckpoint } from '../../../shared/weights/checkpoint.ts';
-import { commitVersion, createToken, declareVersion, putShard } from './api.ts';
+import { createToken } from './api.ts';
 
 export async function publishCheckpoint(
   slug: string,
@@ -12,23 +14,40 @@ export async function publishCheckpoint(
   token: string,
   onProgress: (sentBytes: number, totalBytes: number) => void,
 ): Promise<number> {
-  const declared = await declareVersion(slug, ckpt.manifest, token);
-  const todo = declared.shards.filter((s) => !s.present);
-  const total = todo.reduce((a, s) => a + s.size, 0);
+  let total = 0;
   let sent = 0;
-  onProgress(0, total);
-  for (const s of todo) {
-    const bytes = ckpt.shards.get(s.hash);
-    if (!bytes) throw new Error(`the server asks for shard ${s.hash}, which this checkpoint does not hold`);
-    await putShard(s.hash, bytes, token);
-    sent += s.size;
-    onProgress(sent, total);
+  try {
+    const published = await publishVersion({
+      fetch: (input, init) => fetch(input, init),
+      server: '',
+      token,
+      slug,
+      manifest: ckpt.manifest,
+      where: 'this checkpoint',
+      shard: async (hash) => {
+        const bytes = ckpt.shards.get(hash);
+        if (!bytes) throw new Error(`the server asks for shard ${hash}, which this checkpoint does not hold`);
+        return bytes;
+      },
+      onDeclared: (todo) => {
+        total = todo.reduce((a, s) => a + s.size, 0);
+        onProgress(0, total);
+      },
+      onUploaded: (_hash, n) => {
+        sent += n;
+        onProgress(sent, total);
+      },
+      concurrency: 2,
+    });
+    return published.number;
+  } catch (e) {
+    // The page says what the server said, without the request line.
+    throw e instanceof PublishError ? new Error(e.reason) : e;
   }
-  const v = await commitVersion(slug, declared.number, token);
-  return v.number;
 }
 
 const TOKEN_KEY = 'stripes.token';
+const TOKEN_ID_KEY = 'stripes.tokenId';
 
 /**
  * The API token this browser writes with: issued once by the server and kept here, so the
@@ -39,5 +58,11 @@ export async function browserToken(): Promise<string> {
   if (kept) return kept;
   const t = await createToken('web');
   localStorage.setItem(TOKEN_KEY, t.token);
+  localStorage.setItem(TOKEN_ID_KEY, t.id);
   return t.token;
+}
+
+/** Whether this browser's token owns the pair (a pair's `owner` is its owner's token id). */
+export function ownsPair(pair: { owner: string }): boolean {
+  return localStorage.getItem(TOKEN_KEY) !== null && localStorage.getItem(TOKEN_ID_KEY) === pair.owner;
 }

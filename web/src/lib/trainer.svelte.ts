@@ -9,6 +9,7 @@ import type {
   BackendName,
   ContributeResult,
   Pixels,
+  StopMode,
   TrainBudget,
   TrainerPhase,
   TrainerReply,
@@ -28,6 +29,8 @@ export class TrainerError extends Error {
     message: string,
     /** The server's HTTP status when the round refused something. */
     readonly status?: number,
+    /** The user stopped the training and chose to discard it: nothing was sent. */
+    readonly discarded = false,
   ) {
     super(message);
   }
@@ -92,7 +95,7 @@ export class Trainer {
     const p = this.#pending.get(r.id);
     if (!p) return;
     this.#pending.delete(r.id);
-    if (r.type === 'error') p.reject(new TrainerError(r.message, r.status));
+    if (r.type === 'error') p.reject(new TrainerError(r.message, r.status, r.discarded ?? false));
     else p.resolve(r);
   }
 
@@ -122,10 +125,24 @@ export class Trainer {
     this.history = [];
     this.preview = null;
     this.upload = null;
-    const r = await this.#send('contribute', o);
+    this.stopping = null;
+    const r = await this.#send('contribute', o).finally(() => (this.stopping = null));
     if (r.type !== 'contributed') throw new TrainerError(`unexpected reply ${r.type}`);
     const { id: _id, type: _type, ...result } = r;
     return result;
+  }
+
+  /** What the user asked of a stop, while the worker winds down; null when none. */
+  stopping = $state<StopMode | null>(null);
+
+  /**
+   * Stops the training in progress: 'upload' sends the steps done so far (at least one) to the
+   * round as a smaller contribution; 'discard' drops them, and `contribute` rejects with a
+   * TrainerError whose `discarded` is true.
+   */
+  stop(mode: StopMode): void {
+    this.stopping = mode;
+    this.#worker.postMessage({ id: 0, type: 'stop', mode } satisfies TrainerRequest);
   }
 
   terminate(): void {

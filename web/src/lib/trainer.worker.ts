@@ -19,13 +19,19 @@ import { ImagePool } from '../../../shared/train/image-pool.ts';
 import { referenceLoadSize } from '../../../shared/train/sampling.ts';
 import { trainStep, visuals } from '../../../shared/train/train-step.ts';
 import { selectBackend } from './backend.ts';
-import type { BackendChoice, BackendName, Pixels, TrainBudget, TrainerReply, TrainerRequest } from './messages.ts';
+import type { BackendChoice, BackendName, Pixels, StopMode, TrainBudget, TrainerReply, TrainerRequest } from './messages.ts';
 import { toPixels } from './pixels.ts';
 import { Batches, loadImage } from './train-data.ts';
 
 const post = (reply: TrainerReply, transfer: Transferable[] = []) => self.postMessage(reply, { transfer });
 
 let backend: BackendName | 'cpu' | null = null;
+
+/** A stop asked for by the page while a contribution trains; reset when the next one starts. */
+let stopMode: StopMode | null = null;
+
+/** Thrown when the page discards the steps: nothing is uploaded. */
+class Discarded extends Error {}
 
 async function useBackend(choice: BackendChoice | 'cpu') {
   if (choice === 'cpu') {
@@ -96,7 +102,7 @@ function trainer(
     let done = 0;
     post({ id, type: 'phase', phase: 'training', detail: `${steps} steps on ${backend}` });
     try {
-      while (done < steps && (done === 0 || performance.now() < deadline)) {
+      while (done < steps && (done === 0 || performance.now() < deadline) && stopMode !== 'discard' && !(stopMode === 'upload' && done > 0)) {
         const batch = data.next(t.batchSize, t.cropSize);
         const realA = tf.tensor4d(batch.a, batch.shape);
         const realB = tf.tensor4d(batch.b, batch.shape);
@@ -117,6 +123,9 @@ function trainer(
         }
         onStep(done, losses);
         post({ id, type: 'step', step: done, of: steps, losses, elapsedMs: performance.now() - started });
+        // A step's awaits resolve as microtasks: without a turn of the event loop here, the
+        // page's stop message would wait for the whole loop.
+        await new Promise((r) => setTimeout(r, 0));
         if (done % previewEvery === 0 || done === steps) {
           const a = tf.tensor4d(shown.a, shown.shape);
           const b = tf.tensor4d(shown.b, shown.shape);
@@ -126,6 +135,7 @@ function trainer(
           post({ id, type: 'preview', step: done, realA, fakeB, recA }, [realA.data.buffer, fakeB.data.buffer, recA.data.buffer]);
         }
       }
+      if (stopMode === 'discard') throw new Discarded(`stopped after ${done} step${done === 1 ? '' : 's'}; they were discarded and nothing was uploaded`);
       post({ id, type: 'phase', phase: 'uploading' });
       return {
         weights: (await exportWeights(model)) as Weights,
@@ -149,6 +159,7 @@ async function handle(req: TrainerRequest): Promise<void> {
       return;
     }
     case 'contribute': {
+      stopMode = null;
       await ensureBackend();
       let totalBytes = 0;
       let sentBytes = 0;
@@ -187,6 +198,8 @@ async function handle(req: TrainerRequest): Promise<void> {
       });
       return;
     }
+    case 'stop':
+      return; // handled in onmessage
     case 'checkStep': {
       const used = await ensureBackend();
       const rand = mulberry32(req.seed);
@@ -215,6 +228,11 @@ async function handle(req: TrainerRequest): Promise<void> {
 let queue: Promise<void> = Promise.resolve();
 self.onmessage = (ev: MessageEvent<TrainerRequest>) => {
   const req = ev.data;
+  // A stop must reach the training now, not after it: it only sets the flag the loop reads.
+  if (req.type === 'stop') {
+    stopMode = req.mode;
+    return;
+  }
   queue = queue.then(() =>
     handle(req).catch((e: unknown) => {
       post({
@@ -222,6 +240,7 @@ self.onmessage = (ev: MessageEvent<TrainerRequest>) => {
         type: 'error',
         message: e instanceof Error ? e.message : String(e),
         ...(e instanceof RoundClientError ? { status: e.status } : {}),
+        ...(e instanceof Discarded ? { discarded: true } : {}),
       });
     }),
   );
