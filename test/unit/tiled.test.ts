@@ -15,7 +15,7 @@ const CFG: GeneratorConfig = { ngf: 8, nBlocks: 2 };
 
 /** Weights with He-like scale and non-zero biases, so every layer's statistics matter (N(0, 0.02) would give a flat grey). */
 function randomParams(cfg: GeneratorConfig, seed: number): Params {
-  const normal = normalStream(mulberry32(seed));
+  const normal = normalStream(seed);
   const params: Params = {};
   for (const s of generatorParamSpecs(cfg)) {
     const n = s.shape.reduce((a, b) => a * b, 1);
