@@ -42,6 +42,8 @@ export interface TranslateResult {
   warmedUp: boolean;
   /** Tensors alive after the translation: stays flat when nothing leaks. */
   numTensors: number;
+  /** Size of the WebAssembly backend's heap afterwards (it never shrinks: its high-water mark), or null on other backends. */
+  heapBytes: number | null;
 }
 
 /** Progress of a translation: tiles done over all passes (docs/translate.md). */

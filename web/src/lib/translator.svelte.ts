@@ -121,6 +121,9 @@ export class Translator {
    * the load's result when weights were loaded now, or null when they were already there.
    */
   async prepare(choice: BackendChoice, modelKey: string, manifest: CheckpointManifest, direction: Direction, shardBase: string): Promise<LoadResult | null> {
+    // A cancelled translation may still be stopping, or end in a restart that empties the
+    // worker: decide what to set up only after that has settled.
+    await this.#rpc.drained();
     if (this.#applied !== choice || !this.backend) await this.setBackend(choice);
     if (this.#loaded.has(`${modelKey}/${direction}`)) return null;
     return this.load(modelKey, manifest, direction, shardBase);

@@ -56,6 +56,12 @@ async function ensureBackend(): Promise<BackendName> {
   return backend;
 }
 
+/** The wasm backend's heap size (its high-water mark: it never shrinks), or null on other backends. */
+function heapBytes(): number | null {
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm;
+  return wasm?.HEAPU8?.length ?? null;
+}
+
 /** Lets the worker take messages (a cancel) between tiles. */
 const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
 
@@ -118,7 +124,7 @@ const handlers: Handlers<TranslatorMethods> = {
       });
       const ms = performance.now() - t0;
       const image = { width, height, data: out.data as Uint8ClampedArray };
-      const result = { image, tiles: plan.tilesPerPass, backend: used, ms, warmedUp: false, numTensors: tf.memory().numTensors };
+      const result = { image, tiles: plan.tilesPerPass, backend: used, ms, warmedUp: false, numTensors: tf.memory().numTensors, heapBytes: heapBytes() };
       return new Transfer(result, [image.data.buffer]);
     }
     maybeFail();
@@ -141,7 +147,7 @@ const handlers: Handlers<TranslatorMethods> = {
     const ms = performance.now() - t0;
     const image = toPixels(values, width, height);
     progress({ done: 1, total: 1, fraction: 1 });
-    return new Transfer({ image, tiles: 1, backend: used, ms, warmedUp, numTensors: tf.memory().numTensors }, [image.data.buffer]);
+    return new Transfer({ image, tiles: 1, backend: used, ms, warmedUp, numTensors: tf.memory().numTensors, heapBytes: heapBytes() }, [image.data.buffer]);
   },
 
   async testCrash({ how }) {

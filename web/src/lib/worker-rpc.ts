@@ -212,6 +212,14 @@ export class RpcClient<M extends RpcMethods> {
     });
   }
 
+  /**
+   * Resolves once no cancelled call is still running in the worker (it answered, or it was
+   * restarted): what the worker holds is then settled, and a restart has already been reported.
+   */
+  async drained(): Promise<void> {
+    await this.#drained;
+  }
+
   get #grace(): number {
     return this.#opts.cancelGraceMs ?? 700;
   }
