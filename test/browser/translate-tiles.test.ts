@@ -34,7 +34,8 @@ const files: Record<string, string> = {};
 beforeAll(async () => {
   tmp = await mkdtemp(join(tmpdir(), 'stripes-tiles-test-'));
   process.env.VITE_STRIPES_TEST_HOOKS = '1';
-  server = await startLocalServer();
+  // The build is the slow part of starting on a busy machine.
+  server = await startLocalServer({ timeoutMs: 540_000 });
   const demo = await seededDemo(server.url);
   slug = demo.slug;
   model = join(tmp, 'model');
