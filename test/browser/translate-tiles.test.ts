@@ -143,7 +143,7 @@ describe('big images in the web app (WASM)', () => {
       `2048×1536 on wasm: ${(got.ms / 1000).toFixed(1)} s, ${got.tiles} tiles of ${plan.tile} px a pass; wasm heap ${(got.heap / MiB).toFixed(0)} MiB; renderer peak RSS ${(peakRss / MiB).toFixed(0)} MiB`,
     );
     const shown = await downloaded(page);
-    const want = await cliTranslate(model, files.big, 'AtoB');
+    const want = await cliTranslate(model, files.big, 'AtoB', 900_000);
     // Seams: pixels within 8 of a tile boundary, where a halo or padding mistake would show.
     const near = (v: number, cuts: number[]) => cuts.slice(1, -1).some((c) => Math.abs(v - c) < 8);
     let seam = 0;
