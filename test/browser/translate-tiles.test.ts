@@ -248,6 +248,19 @@ describe('big images in the web app (WASM)', () => {
     expect(browser.errors.filter((e) => !/forced by a test hook/.test(e))).toEqual([]);
   }, 900_000);
 
+  it('downscales to the chosen size instead of translating at full size, and says so', async () => {
+    const page = await openPair();
+    await page.selectOption('[data-testid=translate-size]', '1024');
+    const got = await translate(page, files.medium);
+    expect(got.size).toEqual([1024, 768]);
+    expect(await page.textContent('figure:has(canvas[aria-label="Input image"]) figcaption')).toContain('1024×768 (downscaled from 1200×900)');
+    // Back to full size: the same file is decoded again and translated at 1200×900.
+    await page.selectOption('[data-testid=translate-size]', 'full');
+    await page.waitForFunction(() => document.querySelector('[data-testid=translate-output]')?.getAttribute('data-count') === '2', null, { timeout: 600_000 });
+    expect(await output(page).evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([1200, 900]);
+    await page.close();
+  }, 900_000);
+
   it.runIf(process.env.STRIPES_MEASURE_4000 === '1')('measures a 4000×3000 photo on wasm', async () => {
     const file = join(tmp, 'huge.png');
     await writeFile(file, encodePng(bigPhoto(4000, 3000, 4000)));
