@@ -68,11 +68,11 @@ await writeFile(imagePath, encodePng(testImage()));
 
 // The CLI's translator, in this process, on the wasm backend: warm-up, then the median of `runs`.
 const cli = await createTranslator({ config: config.generator, params: G_AB, backend: 'wasm' });
-cli.translateImage(testImage(), 'bench');
+await cli.translateImage(testImage(), 'bench');
 const cliTimes: number[] = [];
 for (let i = 0; i < runs; i++) {
   const t0 = performance.now();
-  cli.translateImage(testImage(), 'bench');
+  await cli.translateImage(testImage(), 'bench');
   cliTimes.push(performance.now() - t0);
 }
 cli.dispose();

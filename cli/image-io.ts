@@ -5,6 +5,7 @@
  */
 import jpeg from 'jpeg-js';
 import { PNG } from 'pngjs';
+import { rgbaToRgb as rgbaToRgbBytes } from '../shared/model/pixels.ts';
 
 /** 8-bit RGB, row-major, 3 bytes a pixel. */
 export interface RgbImage {
@@ -22,13 +23,7 @@ export const IMAGE_EXTENSIONS = ['.png', '.jpg', '.jpeg'];
 const PNG_MAGIC = [0x89, 0x50, 0x4e, 0x47, 0x0d, 0x0a, 0x1a, 0x0a];
 
 function rgbaToRgb(rgba: Uint8Array, width: number, height: number): RgbImage {
-  const data = new Uint8Array(width * height * 3);
-  for (let i = 0, j = 0; j < data.length; i += 4, j += 3) {
-    data[j] = rgba[i];
-    data[j + 1] = rgba[i + 1];
-    data[j + 2] = rgba[i + 2];
-  }
-  return { width, height, data };
+  return { width, height, data: rgbaToRgbBytes(rgba, width, height) };
 }
 
 /** Decodes by content (not by file name); throws an ImageError saying what is wrong. */

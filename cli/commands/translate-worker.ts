@@ -11,6 +11,7 @@ import { dirname } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { GeneratorConfig } from '../../shared/model/config.ts';
+import { MIN_SIDE } from '../../shared/model/pixels.ts';
 import type { NetworkParams } from '../../shared/weights/checkpoint.ts';
 import { decodeImage, encodePng, ImageError, type RgbImage } from '../image-io.ts';
 import type { NodeBackend } from '../tf-backend.ts';
@@ -19,6 +20,11 @@ export interface TranslatorInit {
   config: GeneratorConfig;
   params: NetworkParams;
   backend: NodeBackend;
+  /**
+   * Tile side in pixels for big images (shared/model/tiled.ts), 0 for never tiling, or
+   * undefined for automatic: tiled when the image is bigger than one tile of the default budget.
+   */
+  tile?: number;
 }
 
 /** Main thread → worker. */
@@ -32,38 +38,46 @@ export type FromWorker =
 
 const ROLE = 'stripes-translate';
 
-/** The generator needs sides of at least 8 after padding to a multiple of 4 (two stride-2 convs, then reflect pads). */
-export const MIN_SIDE = 8;
+export { MIN_SIDE };
 
-/** Pixels to [-1, 1] (x/127.5 − 1), reflection-pad to a multiple of 4, generate, crop back, and round to 8 bits. */
+/**
+ * Pixels to [-1, 1] (x/127.5 − 1), reflection-pad to a multiple of 4, generate, crop back, and
+ * round to 8 bits (shared/model/pixels.ts, as the web app does). An image bigger than one tile
+ * goes through the tiled generator, which gives the same result in bounded memory.
+ */
 export async function createTranslator(init: TranslatorInit) {
   const tf = await import('@tensorflow/tfjs-core');
   const { useBackend } = await import('../tf-backend.ts');
   const { generator } = await import('../../shared/model/generator.ts');
   const { generatorParamSpecs } = await import('../../shared/model/param-specs.ts');
+  const { cropOutput, floatsToBytes, toInput } = await import('../../shared/model/pixels.ts');
+  const { generatorTiled, planTiles } = await import('../../shared/model/tiled.ts');
   // PROD silences tfjs-backend-cpu's "install tfjs-node" banner on stderr, which would read as a problem.
   tf.env().set('PROD', true);
   await useBackend(init.backend);
   const params: Record<string, Tensor> = {};
   for (const s of generatorParamSpecs(init.config)) params[s.name] = tf.tensor(init.params[s.name], s.shape, 'float32');
 
-  function translateImage(img: RgbImage, what: string): RgbImage {
+  /** Whether an image is translated in tiles, and with which tile side. */
+  function tiling(w: number, h: number): number | null {
+    if (init.tile === 0) return null;
+    const plan = planTiles(w, h, init.config, init.tile);
+    return plan.tilesPerPass > 1 ? plan.tile : null;
+  }
+
+  async function translateImage(img: RgbImage, what: string): Promise<RgbImage> {
     const { width: w, height: h } = img;
     if (w < MIN_SIDE || h < MIN_SIDE)
       throw new ImageError(`${what}: image is ${w}×${h}; translating needs sides of at least ${MIN_SIDE} pixels`);
-    const ph = (4 - (h % 4)) % 4;
-    const pw = (4 - (w % 4)) % 4;
-    const y = tf.tidy(() => {
-      const x = tf.sub(tf.div(tf.tensor4d(Float32Array.from(img.data), [1, h, w, 3]), 127.5), 1) as Tensor;
-      const padded = ph || pw ? tf.mirrorPad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], 'reflect') : x;
-      const out = generator(params, init.config, padded as never);
-      return ph || pw ? tf.slice(out, [0, 0, 0, 0], [1, h, w, 3]) : out;
-    });
+    const tile = tiling(w, h);
+    if (tile !== null) {
+      const out = await generatorTiled(params, init.config, { width: w, height: h, channels: 3, data: img.data }, { tile });
+      return { width: w, height: h, data: out.data as Uint8Array };
+    }
+    const y = tf.tidy(() => cropOutput(generator(params, init.config, toInput({ width: w, height: h, channels: 3, data: img.data })), w, h));
     const v = y.dataSync() as Float32Array;
     y.dispose();
-    const data = new Uint8Array(v.length);
-    for (let i = 0; i < v.length; i++) data[i] = toByte(v[i]);
-    return { width: w, height: h, data };
+    return { width: w, height: h, data: floatsToBytes(v, w, h, 3) as Uint8Array };
   }
 
   return {
@@ -75,7 +89,7 @@ export async function createTranslator(init: TranslatorInit) {
       } catch (e) {
         throw new ImageError(`${input}: cannot read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`);
       }
-      const png = encodePng(translateImage(decodeImage(bytes, input), input));
+      const png = encodePng(await translateImage(decodeImage(bytes, input), input));
       // Write beside and rename, so an interrupted run never leaves a truncated PNG under the real name.
       await mkdir(dirname(output), { recursive: true });
       const tmp = `${output}.tmp-${process.pid}-${randomBytes(4).toString('hex')}`;
@@ -91,14 +105,6 @@ export async function createTranslator(init: TranslatorInit) {
       for (const t of Object.values(params)) t.dispose();
     },
   };
-}
-
-/** [-1, 1] → 0..255 as (y + 1)·127.5 in float32, rounded half to even (torch.round's rule), clamped. */
-export function toByte(y: number): number {
-  const v = Math.fround(Math.fround(y + 1) * 127.5);
-  let r = Math.round(v);
-  if (r - v === 0.5 && r % 2 !== 0) r -= 1;
-  return r < 0 ? 0 : r > 255 ? 255 : r;
 }
 
 /** Starts a worker thread running this file; tsx is registered in it first, since workers do not inherit the loader. */

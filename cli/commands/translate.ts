@@ -15,16 +15,19 @@ import { CliError, EXIT_FAILURE, usageError } from '../errors.ts';
 import { IMAGE_EXTENSIONS } from '../image-io.ts';
 import { ProgressBar } from '../progress.ts';
 import type { NodeBackend } from '../tf-backend.ts';
+import { DEFAULT_TILE_BUDGET_BYTES, MIN_TILE } from '../../shared/model/tiled.ts';
 import { createTranslator, startTranslateWorker, type FromWorker, type ToWorker, type TranslatorInit } from './translate-worker.ts';
 
 const NAME = 'translate';
 const DIRECTIONS: readonly Direction[] = ['AtoB', 'BtoA'];
 const BACKENDS: readonly NodeBackend[] = ['wasm', 'cpu'];
 
-const usage = `usage: stripes translate --model DIR|URL --in FILE|DIR --out FILE|DIR [--direction AtoB|BtoA] [--backend wasm|cpu] [--jobs N]
+const usage = `usage: stripes translate --model DIR|URL --in FILE|DIR --out FILE|DIR [--direction AtoB|BtoA] [--backend wasm|cpu] [--jobs N] [--tile N|auto]
 
 Translates PNG or JPEG images with a checkpoint's generator and writes PNGs at each image's own
 size (sides that are not a multiple of 4 are reflection-padded for the network and cropped back).
+An image bigger than one tile is translated tile by tile with whole-image statistics, which gives
+the same picture in bounded memory (docs/translate.md).
 
 Options:
   --model DIR|URL    a Stripes checkpoint folder (see stripes import-torch), or a pair on a
@@ -33,7 +36,9 @@ Options:
   --out FILE|DIR     the output PNG, or a folder for <name>.png per input
   --direction D      AtoB (G_AB, the default) or BtoA (G_BA)
   --backend B        TF.js backend: wasm (the default) or cpu
-  --jobs N           worker threads for a folder (default: one per core)`;
+  --jobs N           worker threads for a folder (default: one per core)
+  --tile N|auto      tile side in pixels for big images (at least ${MIN_TILE}), 0 to never tile,
+                     auto (the default) for tiles sized to a ${DEFAULT_TILE_BUDGET_BYTES / 2 ** 20} MiB working set`;
 
 /** Where a model comes from: a checkpoint folder, or a pair's version on a Stripes server (cli/remote.ts). */
 export async function openModelSource(spec: string): Promise<CheckpointSource> {
@@ -150,6 +155,7 @@ export const command: Command = {
         direction: { type: 'string', default: 'AtoB' },
         backend: { type: 'string', default: 'wasm' },
         jobs: { type: 'string' },
+        tile: { type: 'string', default: 'auto' },
       },
       { min: 0, max: 0, names: 'no arguments' },
     );
@@ -164,6 +170,12 @@ export const command: Command = {
       if (!Number.isInteger(jobsWanted) || jobsWanted < 1 || jobsWanted > 64)
         throw usageError(NAME, `--jobs must be an integer in 1..64, got ${JSON.stringify(values.jobs)}`);
     }
+    let tile: number | undefined;
+    if (values.tile !== 'auto') {
+      tile = Number(values.tile);
+      if (!Number.isInteger(tile) || (tile !== 0 && tile < MIN_TILE) || tile > 65536)
+        throw usageError(NAME, `--tile must be auto, 0 or an integer of at least ${MIN_TILE}, got ${JSON.stringify(values.tile)}`);
+    }
 
     const { jobs, folder } = await planJobs(input, output);
     const source = await openModelSource(model);
@@ -174,7 +186,7 @@ export const command: Command = {
     } catch (e) {
       throw new CliError(`${model}: ${(e as Error).message}`);
     }
-    const init: TranslatorInit = { config: source.manifest.config.generator, params, backend };
+    const init: TranslatorInit = { config: source.manifest.config.generator, params, backend, tile };
 
     if (!folder) {
       const t = await createTranslator(init);

@@ -22,6 +22,8 @@ export const CHROMIUM_ARGS = [
 
 export interface Browser {
   context: BrowserContext;
+  /** The profile folder (Chromium's --user-data-dir), which tells this browser's processes from others'. */
+  profile: string;
   /** Console errors and uncaught exceptions seen on any page or worker, with where they came from. */
   errors: string[];
   newPage(): Promise<Page>;
@@ -49,6 +51,7 @@ export async function launchBrowser(extraArgs: string[] = []): Promise<Browser> 
   for (const p of context.pages()) watch(p);
   return {
     context,
+    profile,
     errors,
     async newPage() {
       const existing = context.pages().find((p) => p.url() === 'about:blank');

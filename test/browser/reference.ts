@@ -36,14 +36,14 @@ export async function browserWeightsAsCheckpoint(server: string, slug: string, d
 }
 
 /** `stripes translate --backend wasm` on one image; returns the decoded PNG it wrote. */
-export async function cliTranslate(model: string, image: string, direction: Direction): Promise<RgbImage> {
+export async function cliTranslate(model: string, image: string, direction: Direction, timeoutMs = 120_000): Promise<RgbImage> {
   const tmp = await mkdtemp(join(tmpdir(), 'stripes-cli-ref-'));
   try {
     const out = join(tmp, 'out.png');
     const r = spawnSync(
       process.execPath,
       ['cli/bin.mjs', 'translate', '--model', model, '--in', image, '--out', out, '--direction', direction, '--backend', 'wasm'],
-      { cwd: ROOT, encoding: 'utf8', timeout: 120_000 },
+      { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs },
     );
     if (r.status !== 0) throw new Error(`stripes translate failed (${r.status}): ${r.stderr}`);
     return decodeImage(new Uint8Array(await readFile(out)), out);

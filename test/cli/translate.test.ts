@@ -48,6 +48,14 @@ describe('stripes translate', () => {
     }
   }
 
+  it('matches PyTorch within one level when the photo goes through the tiled generator (--tile 16: 5×3 tiles)', () => {
+    const out = join(tmp, 'tiled.png');
+    const r = stripes('translate', '--model', model, '--in', join(IMAGES, 'chelsea.png'), '--out', out, '--backend', 'wasm', '--tile', '16');
+    expect(r.stderr).toBe('');
+    expect(r.code).toBe(0);
+    expect(maxLevelDiff(read(out), read(join(IMAGES, 'chelsea.AtoB.png')))).toBeLessThanOrEqual(1);
+  });
+
   it('decodes the JPEG copy of the photo to nearly the PNG pixels (orientation and channel order)', () => {
     const png = read(join(IMAGES, 'chelsea.png'));
     const jpg = read(join(IMAGES, 'chelsea.jpg'));
@@ -126,6 +134,9 @@ describe('stripes translate', () => {
     const dir = stripes(...base, '--model', model, '--direction', 'sideways');
     expect(dir.code).toBe(2);
     expect(dir.stderr.trim()).toBe(`stripes: translate: --direction must be AtoB or BtoA, got "sideways" (see 'stripes translate --help')`);
+    const tile = stripes(...base, '--model', model, '--tile', '8');
+    expect(tile.code).toBe(2);
+    expect(tile.stderr).toContain('--tile must be auto, 0 or an integer of at least 16, got "8"');
     const noModel = stripes(...base, '--model', join(tmp, 'nothing-here'));
     expect(noModel.code).toBe(1);
     expect(noModel.stderr.trim()).toBe(`stripes: ${join(tmp, 'nothing-here')} is not a Stripes checkpoint (no manifest.json)`);

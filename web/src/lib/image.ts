@@ -1,10 +1,16 @@
 /** Decoding the user's image into pixels and drawing results, on the page's side of the worker. */
+import { MIN_SIDE } from '../../../shared/model/pixels.ts';
 import type { Pixels } from './messages.ts';
 
-/** Largest side accepted: a 4096² translation already needs gigabytes on the full preset. */
-export const MAX_SIDE = 4096;
-/** The generator downsamples twice and reflects 3 pixels at the border: 8 is the least it takes. */
-export const MIN_SIDE = 8;
+export { MIN_SIDE };
+/** Largest side read at all (a browser's canvas limit is about this). */
+export const MAX_SIDE = 16384;
+/**
+ * Largest image translated at full size, in pixels (a 6000×4000 photo); a bigger one is
+ * downscaled to this. Tiling bounds the tensors, but the planes kept between passes grow with
+ * the image: 3·ngf bytes a pixel (docs/translate.md).
+ */
+export const MAX_FULL_PIXELS = 24_000_000;
 
 /**
  * Opens an image file as stored: no colour space conversion and no premultiplied alpha, so a
@@ -28,8 +34,20 @@ export function bitmapPixels(bitmap: ImageBitmap): Pixels {
   return { width, height, data };
 }
 
-/** Decodes a picked, dropped or pasted image file to RGBA pixels, within the sizes a translation takes. */
-export async function decodeImage(blob: Blob): Promise<Pixels> {
+export interface DecodedImage {
+  pixels: Pixels;
+  /** The file's own size, before any downscaling. */
+  original: { width: number; height: number };
+  /** Whether the pixels were downscaled (to `maxSide`, or to MAX_FULL_PIXELS). */
+  scaled: boolean;
+}
+
+/**
+ * Decodes a picked, dropped or pasted image file to RGBA pixels: at full size, or with its
+ * longer side brought down to `maxSide` (never up). An image over MAX_FULL_PIXELS is always
+ * downscaled to fit; one over MAX_SIDE or under MIN_SIDE a side is refused.
+ */
+export async function decodeImage(blob: Blob, maxSide: number | null = null): Promise<DecodedImage> {
   if (blob.type && !blob.type.startsWith('image/')) throw new Error(`that file is ${blob.type}, not an image`);
   const bitmap = await readBitmap(blob);
   const { width, height } = bitmap;
@@ -42,7 +60,17 @@ export async function decodeImage(blob: Blob): Promise<Pixels> {
         : `the image is ${width}×${height}; the largest side allowed is ${MAX_SIDE}`,
     );
   }
-  return onWhite(bitmapPixels(bitmap));
+  let scale = maxSide ? Math.min(1, maxSide / Math.max(width, height)) : 1;
+  scale = Math.min(scale, Math.sqrt(MAX_FULL_PIXELS / (width * height)));
+  const w = Math.max(MIN_SIDE, Math.round(width * scale));
+  const h = Math.max(MIN_SIDE, Math.round(height * scale));
+  if (w === width && h === height) return { pixels: onWhite(bitmapPixels(bitmap)), original: { width, height }, scaled: false };
+  try {
+    const small = await createImageBitmap(bitmap, { resizeWidth: w, resizeHeight: h, resizeQuality: 'high', premultiplyAlpha: 'none', colorSpaceConversion: 'none' });
+    return { pixels: onWhite(bitmapPixels(small)), original: { width, height }, scaled: true };
+  } finally {
+    bitmap.close();
+  }
 }
 
 /**

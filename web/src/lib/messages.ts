@@ -1,6 +1,6 @@
 /**
- * The messages between the page and the translator Web Worker, in one union both sides import.
- * Every request carries an id; every reply echoes it, so replies are matched to requests by id.
+ * The messages between the page and its Web Workers, in types both sides import: the translator's
+ * methods (called through worker-rpc.ts) and the trainer's requests and replies.
  */
 import type { Direction, ModelConfig } from '../../../shared/model/config.ts';
 import type { CheckpointManifest } from '../../../shared/weights/format.ts';
@@ -22,20 +22,6 @@ export interface BackendAttempt {
   error?: string;
 }
 
-export type TranslatorRequest =
-  | { id: number; type: 'setBackend'; choice: BackendChoice }
-  | {
-      id: number;
-      type: 'load';
-      /** Identifies the weights (pair and version): a new key drops the previous model. */
-      modelKey: string;
-      manifest: CheckpointManifest;
-      direction: Direction;
-      /** Absolute URL prefix a shard's hash is appended to. */
-      shardBase: string;
-    }
-  | { id: number; type: 'translate'; modelKey: string; direction: Direction; image: Pixels };
-
 export interface LoadResult {
   variant: 'float16' | 'float32';
   totalBytes: number;
@@ -47,6 +33,8 @@ export interface LoadResult {
 
 export interface TranslateResult {
   image: Pixels;
+  /** Tiles per pass when the image went through the tiled generator (1: the whole image at once). */
+  tiles: number;
   backend: BackendName;
   /** Time of the forward pass plus reading the pixels back, warm-up excluded. */
   ms: number;
@@ -54,14 +42,51 @@ export interface TranslateResult {
   warmedUp: boolean;
   /** Tensors alive after the translation: stays flat when nothing leaks. */
   numTensors: number;
+  /** Size of the WebAssembly backend's heap afterwards (it never shrinks: its high-water mark), or null on other backends. */
+  heapBytes: number | null;
 }
 
-export type TranslatorReply =
-  | { id: number; type: 'backend'; backend: BackendName; attempts: BackendAttempt[] }
-  | { id: number; type: 'progress'; loadedBytes: number; totalBytes: number; networkBytes: number }
-  | ({ id: number; type: 'loaded' } & LoadResult)
-  | ({ id: number; type: 'translated' } & TranslateResult)
-  | { id: number; type: 'error'; message: string };
+/** Progress of a translation: tiles done over all passes (docs/translate.md). */
+export interface TranslateProgress {
+  done: number;
+  total: number;
+  /** Share of the estimated work done, 0..1. */
+  fraction: number;
+}
+
+/** Weight download progress. */
+export interface LoadProgress {
+  loadedBytes: number;
+  totalBytes: number;
+  networkBytes: number;
+}
+
+/**
+ * The translator worker's methods (web/src/lib/translator.worker.ts), called through
+ * worker-rpc.ts: arguments, result and progress of each.
+ */
+export type TranslatorMethods = {
+  setBackend: { args: { choice: BackendChoice }; result: { backend: BackendName; attempts: BackendAttempt[] } };
+  load: {
+    args: {
+      /** Identifies the weights (pair and version): a new key drops the previous model. */
+      modelKey: string;
+      manifest: CheckpointManifest;
+      direction: Direction;
+      /** Absolute URL prefix a shard's hash is appended to. */
+      shardBase: string;
+    };
+    result: LoadResult;
+    progress: LoadProgress;
+  };
+  translate: { args: { modelKey: string; direction: Direction; image: Pixels }; result: TranslateResult; progress: TranslateProgress };
+  /**
+   * Test builds only (VITE_STRIPES_TEST_HOOKS=1): 'abort' and 'hang' make the next translation
+   * trap like a wasm out-of-memory, or spin inside "one long kernel", after its first tile;
+   * 'throw-uncaught' raises an error event now.
+   */
+  testCrash: { args: { how: 'abort' | 'hang' | 'throw-uncaught' }; result: void };
+};
 
 /**
  * The training worker's messages (web/src/lib/trainer.worker.ts). It contributes to a pair's

@@ -3,14 +3,14 @@
  * photo is scaled down and re-encoded here, in the browser, instead of being refused.
  */
 import { MAX_SAMPLE_BYTES, SAMPLE_TYPES } from '../../../shared/api/index.ts';
-import { decodeImage, onWhite } from './image.ts';
+import { decodeImage } from './image.ts';
 
 /** The largest side a resized sample keeps: cards show them at a few hundred pixels. */
 const SAMPLE_SIDE = 640;
 
 export async function fitSample(file: Blob): Promise<Blob> {
   if (file.size <= MAX_SAMPLE_BYTES && (SAMPLE_TYPES as readonly string[]).includes(file.type)) return file;
-  const px = onWhite(await decodeImage(file));
+  const px = (await decodeImage(file)).pixels;
   for (let side = SAMPLE_SIDE; side >= 64; side = Math.round(side * 0.75)) {
     const k = Math.min(1, side / Math.max(px.width, px.height));
     const w = Math.max(1, Math.round(px.width * k));

@@ -1,6 +1,9 @@
 /**
- * The page's handle on the translator worker: requests go out with an id, replies come back
- * matched by it, and what the page shows (backend, download progress, busy) is reactive state.
+ * The page's handle on the translator worker, through worker-rpc.ts: what the page shows
+ * (backend, download and translation progress, busy) is reactive state here. A worker that dies
+ * (wasm abort, out of memory, no answer, a cancel it could not honour) is restarted by the RPC
+ * client; this class then forgets the backend and models the old one held, so the next call
+ * sets them up again (weights from the Cache Storage, nothing downloaded).
  */
 import type { Direction } from '../../../shared/model/config.ts';
 import type { CheckpointManifest } from '../../../shared/weights/format.ts';
@@ -8,65 +11,74 @@ import type {
   BackendAttempt,
   BackendChoice,
   BackendName,
+  LoadProgress,
   LoadResult,
   Pixels,
+  TranslateProgress,
   TranslateResult,
-  TranslatorReply,
-  TranslatorRequest,
+  TranslatorMethods,
 } from './messages.ts';
+import { CancelledError, RpcClient, WorkerDiedError } from './worker-rpc.ts';
 
-type Payload<T extends TranslatorRequest['type']> = Omit<Extract<TranslatorRequest, { type: T }>, 'id' | 'type'>;
+/** A translation that sends nothing (no tile done) for this long has hung: the worker is restarted. */
+const TRANSLATE_IDLE_MS = 120_000;
+/** Starting a backend (shader compiles, adapter requests) gets this long. */
+const BACKEND_IDLE_MS = 90_000;
 
-interface Pending {
-  resolve: (reply: TranslatorReply) => void;
-  reject: (e: Error) => void;
+export { CancelledError, WorkerDiedError };
+
+/** What a failed translation means for the person using the page, in one plain sentence. */
+export function explainFailure(e: unknown): string {
+  if (e instanceof WorkerDiedError) {
+    const oom = /Aborted\(|out of bounds|out of memory|allocation failed|Array buffer/i.test(e.detail);
+    if (e.reason === 'fatal' && oom) return 'The translator ran out of memory and was restarted; try Downscale.';
+    if (e.reason === 'unresponsive') return 'The translator stopped responding and was restarted; try Downscale.';
+    if (e.reason === 'cancel-timeout') return 'The translator was restarted to stop the previous image.';
+    return `The translator stopped unexpectedly (${e.detail || e.reason}) and was restarted; try again, or Downscale.`;
+  }
+  return e instanceof Error ? e.message : String(e);
+}
+
+export interface Work extends TranslateProgress {
+  /** performance.now() when the translation started. */
+  startedAt: number;
 }
 
 export class Translator {
-  /** The backend the worker runs on, once one has started. */
+  /** The backend the worker runs on, once one has started; null again after a restart. */
   backend = $state<BackendName | null>(null);
   attempts = $state<BackendAttempt[]>([]);
   /** Weight download progress of the current load, or null when none is running. */
-  progress = $state<{ loadedBytes: number; totalBytes: number; networkBytes: number } | null>(null);
+  progress = $state<LoadProgress | null>(null);
+  /** The running translation's progress, or null when none is running. */
+  work = $state<Work | null>(null);
+  /** Worker restarts so far, and why the last one happened (plain language). */
+  restarts = $state(0);
+  lastRestart = $state<string | null>(null);
   /** Requests in flight; `busy` while any is. */
   #inFlight = $state(0);
   get busy(): boolean {
     return this.#inFlight > 0;
   }
 
-  #worker: Worker;
-  #nextId = 1;
-  #pending = new Map<number, Pending>();
+  #rpc: RpcClient<TranslatorMethods>;
+  /** What the current worker has been set up with. */
+  #applied: BackendChoice | null = null;
+  #loaded = new Set<string>();
 
   constructor() {
-    this.#worker = new Worker(new URL('./translator.worker.ts', import.meta.url), { type: 'module', name: 'translator' });
-    this.#worker.onmessage = (ev: MessageEvent<TranslatorReply>) => this.#receive(ev.data);
-    this.#worker.onerror = (ev) => {
-      const err = new Error(`the translator worker failed: ${ev.message || 'unknown error'}`);
-      for (const p of this.#pending.values()) p.reject(err);
-      this.#pending.clear();
-    };
-  }
-
-  #receive(reply: TranslatorReply): void {
-    if (reply.type === 'progress') {
-      this.progress = { loadedBytes: reply.loadedBytes, totalBytes: reply.totalBytes, networkBytes: reply.networkBytes };
-      return;
-    }
-    const p = this.#pending.get(reply.id);
-    if (!p) return;
-    this.#pending.delete(reply.id);
-    if (reply.type === 'error') p.reject(new Error(reply.message));
-    else p.resolve(reply);
-  }
-
-  #send<T extends TranslatorRequest['type']>(type: T, payload: Payload<T>, transfer: Transferable[] = []) {
-    const id = this.#nextId++;
-    const req = { id, type, ...payload } as unknown as TranslatorRequest;
-    return new Promise<TranslatorReply>((resolve, reject) => {
-      this.#pending.set(id, { resolve, reject });
-      this.#worker.postMessage(req, { transfer });
-    });
+    this.#rpc = new RpcClient<TranslatorMethods>(
+      () => new Worker(new URL('./translator.worker.ts', import.meta.url), { type: 'module', name: 'translator' }),
+      {
+        onDeath: (e) => {
+          this.backend = null;
+          this.#applied = null;
+          this.#loaded.clear();
+          this.restarts++;
+          this.lastRestart = explainFailure(e);
+        },
+      },
+    );
   }
 
   async #tracked<R>(work: () => Promise<R>): Promise<R> {
@@ -81,10 +93,10 @@ export class Translator {
   /** Starts the chosen backend (or the first that works); forcing one that fails throws. */
   setBackend(choice: BackendChoice): Promise<BackendName> {
     return this.#tracked(async () => {
-      const reply = await this.#send('setBackend', { choice });
-      if (reply.type !== 'backend') throw new Error(`unexpected reply ${reply.type}`);
+      const reply = await this.#rpc.call('setBackend', { choice }, { idleTimeoutMs: BACKEND_IDLE_MS });
       this.backend = reply.backend;
       this.attempts = reply.attempts;
+      this.#applied = choice;
       return reply.backend;
     });
   }
@@ -94,9 +106,9 @@ export class Translator {
     return this.#tracked(async () => {
       this.progress = null;
       try {
-        const reply = await this.#send('load', { modelKey, manifest: $state.snapshot(manifest), direction, shardBase });
-        if (reply.type !== 'loaded') throw new Error(`unexpected reply ${reply.type}`);
-        const { id: _id, type: _type, ...result } = reply;
+        const args = { modelKey, manifest: $state.snapshot(manifest) as CheckpointManifest, direction, shardBase };
+        const result = await this.#rpc.call('load', args, { onProgress: (p) => (this.progress = p) });
+        this.#loaded.add(`${modelKey}/${direction}`);
         return result;
       } finally {
         this.progress = null;
@@ -104,21 +116,55 @@ export class Translator {
     });
   }
 
-  /** Translates pixels on the device; the input buffer is copied, the result is new. */
-  translate(modelKey: string, direction: Direction, image: Pixels): Promise<TranslateResult> {
+  /**
+   * Brings the worker to the chosen backend with the direction's generator loaded; resolves to
+   * the load's result when weights were loaded now, or null when they were already there.
+   */
+  async prepare(choice: BackendChoice, modelKey: string, manifest: CheckpointManifest, direction: Direction, shardBase: string): Promise<LoadResult | null> {
+    // A cancelled translation may still be stopping, or end in a restart that empties the
+    // worker: decide what to set up only after that has settled.
+    await this.#rpc.drained();
+    if (this.#applied !== choice || !this.backend) await this.setBackend(choice);
+    if (this.#loaded.has(`${modelKey}/${direction}`)) return null;
+    return this.load(modelKey, manifest, direction, shardBase);
+  }
+
+  /**
+   * Translates pixels on the device; the input buffer is copied, the result is new. Progress is
+   * in `work`; `signal` cancels (CancelledError), and the worker is restarted if it cannot stop
+   * within a second.
+   */
+  translate(modelKey: string, direction: Direction, image: Pixels, signal?: AbortSignal): Promise<TranslateResult> {
     return this.#tracked(async () => {
       const copy = { width: image.width, height: image.height, data: new Uint8ClampedArray(image.data) };
-      const reply = await this.#send('translate', { modelKey, direction, image: copy }, [copy.data.buffer]);
-      if (reply.type !== 'translated') throw new Error(`unexpected reply ${reply.type}`);
-      this.backend = reply.backend;
-      const { id: _id, type: _type, ...result } = reply;
-      return result;
+      this.work = { done: 0, total: 0, fraction: 0, startedAt: performance.now() };
+      try {
+        const result = await this.#rpc.call(
+          'translate',
+          { modelKey, direction, image: copy },
+          {
+            transfer: [copy.data.buffer],
+            signal,
+            idleTimeoutMs: TRANSLATE_IDLE_MS,
+            onProgress: (p) => {
+              if (this.work) this.work = { ...p, startedAt: this.work.startedAt };
+            },
+          },
+        );
+        this.backend = result.backend;
+        return result;
+      } finally {
+        this.work = null;
+      }
     });
   }
 
+  /** Test builds only: breaks the worker as a real failure would (see TranslatorMethods.testCrash). */
+  testCrash(how: TranslatorMethods['testCrash']['args']['how']): Promise<void> {
+    return this.#rpc.call('testCrash', { how });
+  }
+
   terminate(): void {
-    this.#worker.terminate();
-    for (const p of this.#pending.values()) p.reject(new Error('the translator was closed'));
-    this.#pending.clear();
+    this.#rpc.terminate();
   }
 }

@@ -1,17 +1,21 @@
 /**
  * The translator Web Worker: the only code in the browser that owns TF.js. It picks the
- * backend, downloads (or reads from cache) one generator at a time, and translates pixels.
- * Images arrive as pixels from the page and never leave the device.
+ * backend, downloads (or reads from cache) one generator at a time, and translates pixels:
+ * an image bigger than one tile through the tiled generator (shared/model/tiled.ts), with
+ * progress after every tile and a cancel honoured between tiles. Images arrive as pixels from
+ * the page and never leave the device. Its methods are called through worker-rpc.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
 import { GENERATOR_FOR, type Direction, type ModelConfig } from '../../../shared/model/config.ts';
 import { generator } from '../../../shared/model/generator.ts';
+import { generatorTiled, planTiles } from '../../../shared/model/tiled.ts';
 import { decodeGroup } from '../../../shared/weights/checkpoint.ts';
 import { validateManifest } from '../../../shared/weights/manifest.ts';
 import { selectBackend } from './backend.ts';
-import type { BackendName, TranslatorReply, TranslatorRequest } from './messages.ts';
+import type { BackendName, TranslatorMethods } from './messages.ts';
 import { cropOutput, toInput, toPixels } from './pixels.ts';
 import { groupToFetch, shardFetcher } from './weights.ts';
+import { serveRpc, Transfer, type Handlers } from './worker-rpc.ts';
 
 interface LoadedModel {
   config: ModelConfig;
@@ -19,8 +23,6 @@ interface LoadedModel {
   /** Sizes ("h×w") this model has already run at on the current backend. */
   warmSizes: Set<string>;
 }
-
-const post = (reply: TranslatorReply, transfer: Transferable[] = []) => self.postMessage(reply, { transfer });
 
 let backend: BackendName | null = null;
 let modelKey: string | null = null;
@@ -54,84 +56,126 @@ async function ensureBackend(): Promise<BackendName> {
   return backend;
 }
 
-async function handle(req: TranslatorRequest): Promise<void> {
-  switch (req.type) {
-    case 'setBackend': {
-      const chosen = await selectBackend(req.choice);
-      if (chosen.backend !== backend) disposeModels();
-      backend = chosen.backend;
-      post({ id: req.id, type: 'backend', backend: chosen.backend, attempts: chosen.attempts });
-      return;
+/** The wasm backend's heap size (its high-water mark: it never shrinks), or null on other backends. */
+function heapBytes(): number | null {
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm;
+  return wasm?.HEAPU8?.length ?? null;
+}
+
+/** Lets the worker take messages (a cancel) between tiles. */
+const nextTurn = () => new Promise<void>((resolve) => setTimeout(resolve, 0));
+
+/**
+ * Errors after which this worker's TF.js cannot be trusted: a WebAssembly trap or abort
+ * ("memory access out of bounds", "Aborted()"), or an allocation that failed. The page then
+ * terminates the worker and starts a fresh one.
+ */
+function isFatal(e: unknown): boolean {
+  if (typeof WebAssembly !== 'undefined' && e instanceof WebAssembly.RuntimeError) return true;
+  const msg = e instanceof Error ? `${e.name}: ${e.message}` : String(e);
+  return /Aborted\(|out of bounds|out of memory|allocation failed|RangeError: Array buffer|Failed to compile|context lost|device (was )?lost/i.test(msg);
+}
+
+const handlers: Handlers<TranslatorMethods> = {
+  async setBackend({ choice }) {
+    const chosen = await selectBackend(choice);
+    if (chosen.backend !== backend) disposeModels();
+    backend = chosen.backend;
+    return { backend: chosen.backend, attempts: chosen.attempts };
+  },
+
+  async load(req, { progress }) {
+    await ensureBackend();
+    if (req.modelKey !== modelKey) {
+      disposeModels();
+      hostWeights.clear();
+      modelKey = req.modelKey;
     }
-    case 'load': {
-      await ensureBackend();
-      if (req.modelKey !== modelKey) {
-        disposeModels();
-        hostWeights.clear();
-        modelKey = req.modelKey;
-      }
-      const manifest = validateManifest(req.manifest);
-      const net = GENERATOR_FOR[req.direction];
-      const { variant, group } = groupToFetch(manifest, net);
-      const { fetchShard, stats } = await shardFetcher(req.shardBase, group, (p) =>
-        post({ id: req.id, type: 'progress', ...p }),
-      );
-      if (!hostWeights.has(req.direction)) {
-        const params = await decodeGroup(manifest, net, fetchShard, variant === 'float16' ? { variant } : {});
-        const shapes = group.weights.map((w) => ({ name: w.name, shape: w.shape }));
-        hostWeights.set(req.direction, { config: manifest.config, params, shapes });
-      }
-      upload(req.direction);
-      post({
-        id: req.id,
-        type: 'loaded',
-        variant,
-        totalBytes: stats.totalBytes,
-        networkBytes: stats.networkBytes,
-        shardsFetched: stats.shardsFetched,
-        shardsCached: stats.shardsCached,
+    const manifest = validateManifest(req.manifest);
+    const net = GENERATOR_FOR[req.direction];
+    const { variant, group } = groupToFetch(manifest, net);
+    const { fetchShard, stats } = await shardFetcher(req.shardBase, group, progress);
+    if (!hostWeights.has(req.direction)) {
+      const params = await decodeGroup(manifest, net, fetchShard, variant === 'float16' ? { variant } : {});
+      const shapes = group.weights.map((w) => ({ name: w.name, shape: w.shape }));
+      hostWeights.set(req.direction, { config: manifest.config, params, shapes });
+    }
+    upload(req.direction);
+    return { variant, totalBytes: stats.totalBytes, networkBytes: stats.networkBytes, shardsFetched: stats.shardsFetched, shardsCached: stats.shardsCached };
+  },
+
+  async translate(req, { signal, progress }) {
+    const used = await ensureBackend();
+    if (req.modelKey !== modelKey) throw new Error('these weights are not loaded; load them before translating');
+    const model = upload(req.direction);
+    const cfg = model.config.generator;
+    const { width, height } = req.image;
+    const plan = planTiles(width, height, cfg);
+    if (plan.tilesPerPass > 1) {
+      const t0 = performance.now();
+      const out = await generatorTiled(model.params, cfg, { ...req.image, channels: 4 }, {
+        tile: plan.tile,
+        signal,
+        onProgress: progress,
+        yieldBetweenTiles: async () => {
+          maybeFail();
+          await nextTurn();
+        },
+      });
+      const ms = performance.now() - t0;
+      const image = { width, height, data: out.data as Uint8ClampedArray };
+      const result = { image, tiles: plan.tilesPerPass, backend: used, ms, warmedUp: false, numTensors: tf.memory().numTensors, heapBytes: heapBytes() };
+      return new Transfer(result, [image.data.buffer]);
+    }
+    maybeFail();
+    const run = () => tf.tidy(() => cropOutput(generator(model.params, cfg, toInput(req.image)), width, height));
+    const sizeKey = `${height}x${width}`;
+    const warmedUp = !model.warmSizes.has(sizeKey);
+    // GPU backends compile shaders per shape on first use: run once untimed so the time shown
+    // is what the next image of this size costs. WASM has nothing to compile.
+    if (warmedUp && used !== 'wasm') {
+      const w = run();
+      await w.data();
+      w.dispose();
+      signal.throwIfAborted();
+    }
+    model.warmSizes.add(sizeKey);
+    const t0 = performance.now();
+    const y = run();
+    const values = (await y.data()) as Float32Array;
+    y.dispose();
+    const ms = performance.now() - t0;
+    const image = toPixels(values, width, height);
+    progress({ done: 1, total: 1, fraction: 1 });
+    return new Transfer({ image, tiles: 1, backend: used, ms, warmedUp, numTensors: tf.memory().numTensors, heapBytes: heapBytes() }, [image.data.buffer]);
+  },
+
+  async testCrash({ how }) {
+    // Only test builds carry this (VITE_STRIPES_TEST_HOOKS=1); production builds drop the branch.
+    if (import.meta.env.VITE_STRIPES_TEST_HOOKS !== '1') throw new Error('unknown method testCrash');
+    if (how === 'throw-uncaught') {
+      setTimeout(() => {
+        throw new Error('forced by a test hook');
       });
       return;
     }
-    case 'translate': {
-      const used = await ensureBackend();
-      if (req.modelKey !== modelKey) throw new Error('these weights are not loaded; load them before translating');
-      const model = upload(req.direction);
-      const { width, height } = req.image;
-      const run = () =>
-        tf.tidy(() => cropOutput(generator(model.params, model.config.generator, toInput(req.image)), width, height));
-      const sizeKey = `${height}x${width}`;
-      const warmedUp = !model.warmSizes.has(sizeKey);
-      // GPU backends compile shaders per shape on first use: run once untimed so the time shown
-      // is what the next image of this size costs. WASM has nothing to compile.
-      if (warmedUp && used !== 'wasm') {
-        const w = run();
-        await w.data();
-        w.dispose();
-      }
-      model.warmSizes.add(sizeKey);
-      const t0 = performance.now();
-      const y = run();
-      const values = (await y.data()) as Float32Array;
-      y.dispose();
-      const ms = performance.now() - t0;
-      const image = toPixels(values, width, height);
-      post(
-        { id: req.id, type: 'translated', image, backend: used, ms, warmedUp, numTensors: tf.memory().numTensors },
-        [image.data.buffer],
-      );
-      return;
-    }
-  }
+    armed = how;
+  },
+};
+
+/** Test builds: a failure to inject into the next translation, after its first tile. */
+let armed: 'abort' | 'hang' | null = null;
+function maybeFail(): void {
+  if (import.meta.env.VITE_STRIPES_TEST_HOOKS !== '1' || !armed) return;
+  const how = armed;
+  armed = null;
+  // Busy inside "one long kernel": nothing is taken from the message queue any more.
+  if (how === 'hang') for (;;);
+  // What a real wasm out-of-memory leaves behind: a heap whose contents cannot be trusted, and
+  // a WebAssembly trap. Scribble over the start of the heap, then trap.
+  const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm;
+  wasm?.HEAPU8?.fill(0xff, 0, 1 << 16);
+  throw new WebAssembly.RuntimeError('Aborted(forced by a test hook)');
 }
 
-// One request at a time: a backend switch must never land in the middle of a translation.
-let queue: Promise<void> = Promise.resolve();
-self.onmessage = (ev: MessageEvent<TranslatorRequest>) => {
-  const req = ev.data;
-  queue = queue.then(() =>
-    handle(req).catch((e: unknown) => {
-      post({ id: req.id, type: 'error', message: e instanceof Error ? e.message : String(e) });
-    }),
-  );
-};
+serveRpc<TranslatorMethods>(handlers, { isFatal });

@@ -88,7 +88,7 @@ export async function validationSetFromFiles(files: File[], size = VALIDATION_SI
   const bad: string[] = [];
   for (const f of files) {
     try {
-      images.push(prepareValidationImage(await decodeImage(f), size));
+      images.push(prepareValidationImage((await decodeImage(f)).pixels, size));
     } catch {
       bad.push(f.name);
     }
