@@ -6,7 +6,7 @@
 import { describe, expect, it } from 'vitest';
 import { decimal, decimalOr } from '../../shared/api/params.ts';
 import { textProblem } from '../../shared/api/text.ts';
-import { MAX_META_BYTES, metaProblem } from '../../shared/weights/manifest.ts';
+import { MAX_META_BYTES, ManifestError, metaProblem, validateManifest } from '../../shared/weights/manifest.ts';
 import { allowedMethods } from '../../worker/allowed-methods.ts';
 import { sniffImage } from '../../worker/images.ts';
 import { bearerToken, issueToken, verifyToken } from '../../worker/tokens.ts';
@@ -59,6 +59,17 @@ describe('metaProblem', () => {
     expect(metaProblem({ s: 'x'.repeat(MAX_META_BYTES) })).toMatch(/larger than/);
     expect(metaProblem(Object.fromEntries(Array.from({ length: 5000 }, (_, i) => [`k${i}`, 1])))).toMatch(/larger than/);
     expect(metaProblem({ n: Number.NaN })).toMatch(/finite/);
+  });
+});
+
+describe('validateManifest', () => {
+  it('names a deeply nested field without stringifying it (was a stack overflow)', () => {
+    const deep = JSON.parse('['.repeat(200_000) + ']'.repeat(200_000));
+    for (const m of [{ format: deep }, { format: 'stripes-checkpoint', version: deep }, { format: 'stripes-checkpoint', version: 1, config: deep }]) {
+      expect(() => validateManifest(m)).toThrow(ManifestError);
+    }
+    expect(() => validateManifest({ format: deep })).toThrow(/format must be "stripes-checkpoint", got a list of 1/);
+    expect(() => validateManifest({ format: 'x'.repeat(1000) })).toThrow(/got "x+…$/);
   });
 });
 
