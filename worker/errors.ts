@@ -37,7 +37,7 @@ function body(code: ErrorCode, message: string): ErrorBody {
 
 export function onError(err: Error, c: Context): Response {
   if (err instanceof ApiError) return c.json(body(err.code, err.message), err.status, err.headers);
-    // Hono's own validators throw HTTPException for bodies they cannot take (malformed JSON: 400;
+  // Hono's own validators throw HTTPException for bodies they cannot take (malformed JSON: 400;
   // a Content-Type the route does not declare: 415).
   if (err instanceof HTTPException && err.status < 500) {
     const code = HTTP_CODES[err.status] ?? 'bad_request';

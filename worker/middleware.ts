@@ -91,8 +91,8 @@ export const requireAdmin = createMiddleware<AppEnv>(async (c, next) => {
   const secret = c.env.ADMIN_SECRET;
   if (!secret || secret.length < 32)
     throw new ApiError(404, 'not_found', 'operator routes are off on this deployment (set the ADMIN_SECRET secret to turn them on)');
-  const m = /^Bearer[ \t]+([\x21-\x7e]+)[ \t]*$/i.exec(c.req.header('Authorization') ?? '');
-  if (!m || !(await sameSecret(m[1], secret)))
+  const bearer = bearerToken(c.req.header('Authorization'));
+  if (!('token' in bearer) || !(await sameSecret(bearer.token, secret)))
     throw new ApiError(401, 'unauthorized', 'this operator route needs Authorization: Bearer <ADMIN_SECRET>', { 'WWW-Authenticate': 'Bearer realm="admin"' });
   await next();
 });

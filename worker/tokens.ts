@@ -44,11 +44,13 @@ function toBase64Url(bytes: Uint8Array): string {
 }
 
 /** Decodes base64url that a shape regex has already checked (so atob cannot throw on it). */
-function fromBase64Url(s: string): Uint8Array | null {
+function fromBase64Url(s: string): Uint8Array<ArrayBuffer> | null {
   if (!SIGNATURE.test(s)) return null;
   try {
     const bin = atob(s.replace(/-/g, '+').replace(/_/g, '/') + '='.repeat((4 - (s.length % 4)) % 4));
-    return Uint8Array.from(bin, (ch) => ch.charCodeAt(0));
+    const out = new Uint8Array(bin.length);
+    for (let i = 0; i < bin.length; i++) out[i] = bin.charCodeAt(i);
+    return out;
   } catch {
     return null;
   }

@@ -19,6 +19,23 @@ export class ManifestError extends Error {
 
 const SHA256_HEX = /^[0-9a-f]{64}$/;
 
+/**
+ * A value as an error message shows it: primitives and short flat lists as JSON (cut at 80
+ * characters), anything nested only by its kind. Never JSON.stringify of untrusted nesting: a
+ * list nested 100,000 deep would overflow the stack.
+ */
+function preview(v: unknown): string {
+  if (v === null || typeof v !== 'object') {
+    const s = JSON.stringify(v) ?? String(v);
+    return s.length > 80 ? `${s.slice(0, 77)}…` : s;
+  }
+  if (Array.isArray(v) && v.length <= 16 && v.every((x) => x === null || typeof x !== 'object')) {
+    const s = `[${v.map(preview).join(',')}]`;
+    return s.length > 80 ? `${s.slice(0, 77)}…` : s;
+  }
+  return Array.isArray(v) ? `a list of ${v.length}` : 'an object';
+}
+
 export function isShardName(s: unknown): s is string {
   return typeof s === 'string' && SHA256_HEX.test(s);
 }
@@ -45,14 +62,14 @@ function validateGroup(where: string, g: unknown, specs: ParamSpec[], dtype: 'fl
   if (!Array.isArray(group.paths) || group.paths.length === 0) fail('paths must be a non-empty list of shard names');
   const paths = group.paths as unknown[];
   paths.forEach((p, i) => {
-    if (!isShardName(p)) fail(`paths[${i}] must be a lowercase hex SHA-256 (64 characters), got ${JSON.stringify(p)}`);
+    if (!isShardName(p)) fail(`paths[${i}] must be a lowercase hex SHA-256 (64 characters), got ${preview(p)}`);
   });
   if (!Array.isArray(group.sizes) || group.sizes.length !== paths.length)
     fail(`sizes must list one byte length per path (${paths.length})`);
   const sizes = group.sizes as unknown[];
   sizes.forEach((s, i) => {
     if (!Number.isInteger(s) || (s as number) <= 0 || (s as number) > MAX_SHARD_BYTES)
-      fail(`sizes[${i}] must be an integer in 1..${MAX_SHARD_BYTES}, got ${JSON.stringify(s)}`);
+      fail(`sizes[${i}] must be an integer in 1..${MAX_SHARD_BYTES}, got ${preview(s)}`);
   });
   if (!Array.isArray(group.weights)) fail('weights must be a list');
   const weights = group.weights as Array<Record<string, unknown>>;
@@ -63,7 +80,7 @@ function validateGroup(where: string, g: unknown, specs: ParamSpec[], dtype: 'fl
   if (missing.length || extra.length || names.length !== expected.length) {
     const parts = [];
     if (missing.length) parts.push(`missing ${missing.join(', ')}`);
-    if (extra.length) parts.push(`unexpected ${extra.map((n) => JSON.stringify(n)).join(', ')}`);
+    if (extra.length) parts.push(`unexpected ${extra.map((n) => preview(n)).join(', ')}`);
     if (!parts.length) parts.push('duplicate names');
     fail(`weights do not match the config: ${parts.join('; ')} (expected ${expected.length} tensors: ${expected.join(', ')})`);
   }
@@ -71,8 +88,8 @@ function validateGroup(where: string, g: unknown, specs: ParamSpec[], dtype: 'fl
     const spec = specs[i];
     if (w.name !== spec.name) fail(`weights[${i}] must be "${spec.name}" (the reference order), got "${w.name}"`);
     if (!Array.isArray(w.shape) || w.shape.length !== spec.shape.length || w.shape.some((d, j) => d !== spec.shape[j]))
-      fail(`weight "${spec.name}" has shape ${JSON.stringify(w.shape)}, expected [${spec.shape}]`);
-    if (w.dtype !== dtype) fail(`weight "${spec.name}" has dtype ${JSON.stringify(w.dtype)}, expected ${dtype}`);
+      fail(`weight "${spec.name}" has shape ${preview(w.shape)}, expected [${spec.shape}]`);
+    if (w.dtype !== dtype) fail(`weight "${spec.name}" has dtype ${preview(w.dtype)}, expected ${dtype}`);
   });
   const out: WeightGroup = {
     paths: paths as string[],
@@ -134,9 +151,9 @@ export function validateManifest(m: unknown): CheckpointManifest {
   };
   if (typeof m !== 'object' || m === null || Array.isArray(m)) fail('must be a JSON object');
   const obj = m as Record<string, any>;
-  if (obj.format !== CHECKPOINT_FORMAT) fail(`format must be "${CHECKPOINT_FORMAT}", got ${JSON.stringify(obj.format)}`);
+  if (obj.format !== CHECKPOINT_FORMAT) fail(`format must be "${CHECKPOINT_FORMAT}", got ${preview(obj.format)}`);
   if (obj.version !== CHECKPOINT_VERSION)
-    fail(`version ${JSON.stringify(obj.version)} is not supported (this reader knows version ${CHECKPOINT_VERSION})`);
+    fail(`version ${preview(obj.version)} is not supported (this reader knows version ${CHECKPOINT_VERSION})`);
   let config;
   try {
     config = validateModelConfig(obj.config);

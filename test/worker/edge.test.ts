@@ -151,6 +151,10 @@ describe('manifests: meta is bounded', () => {
     const deep = '{"a":'.repeat(10_000) + '1' + '}'.repeat(10_000);
     const json = JSON.stringify(rest).replace(/}$/, `,"meta":${deep}}`);
     await expectRefused(() => declare(token, slug, json), 400, 'invalid_manifest', /meta(\.a)+ nests deeper than 8/);
+    // Deep nesting anywhere in the manifest is named, not stringified into a message.
+    const deepList = '['.repeat(10_000) + ']'.repeat(10_000);
+    for (const field of ['format', 'version'])
+      await expectRefused(() => declare(token, slug, JSON.stringify(rest).replace(/}$/, `,"${field}":${deepList}}`).replace(`"${field}":`, `"_${field}":`)), 400, 'invalid_manifest', new RegExp(`${field}.*a list of 1`));
     const wide = JSON.stringify({ ...rest, meta: { notes: 'x'.repeat(17 * 1024) } });
     await expectRefused(() => declare(token, slug, wide), 400, 'invalid_manifest', /meta is larger than 16384 bytes/);
     const many = JSON.stringify({ ...rest, meta: { list: Array.from({ length: 20_000 }, () => 0) } });

@@ -140,7 +140,7 @@ describe('update', () => {
     await expectRefused(() => call(`/api/pairs/${slug}`, { method: 'PATCH', token: owner.token, json: { slug: 'renamed' } }), 400, 'bad_request', /slug/);
   });
 
-  it('limits writes per token', async () => {
+  it('limits writes per token', { timeout: 30_000 }, async () => {
     const { token } = await newToken();
     const slug = await createPair(token); // the first write
     // WRITES_PER_MINUTE is 40 in the test config. A minute boundary during the loop resets the
