@@ -17,6 +17,7 @@
  */
 import { z } from 'zod';
 import { NETWORKS } from '../model/config.ts';
+import { label } from '../api/text.ts';
 
 export const NetworkSchema = z.enum(NETWORKS);
 
@@ -162,12 +163,9 @@ export function innerLrAt(position: number, s: RoundConfig['schedule']): number 
   return s.lr * Math.max(0, factor);
 }
 
-/** Printable text only: no control characters, bidi overrides or isolates (they disguise names in the history). */
-const PRINTABLE = /^[^\p{Cc}\u202A-\u202E\u2066-\u2069]*$/u;
-
 export const LeaseRequestSchema = z.object({
   /** A free-form name for the history (the token id is what identifies the contributor). */
-  name: z.string().max(80).regex(PRINTABLE, 'must be printable text (no control or bidi-override characters)').optional(),
+  name: label(80, { optional: true }).optional(),
 });
 
 export const LeaseSchema = z.object({

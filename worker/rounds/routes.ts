@@ -5,6 +5,7 @@
  */
 import { createRoute, z } from '@hono/zod-openapi';
 import { SlugSchema } from '../../shared/api/pairs.ts';
+import { decimal } from '../../shared/api/params.ts';
 import type { ErrorCode } from '../../shared/api/errors.ts';
 import {
   CommitReceiptSchema,
@@ -32,7 +33,7 @@ export const rounds = newRouter();
 const json = <T extends z.ZodType>(schema: T, description: string) => ({ content: { 'application/json': { schema } }, description });
 const SlugParam = z.object({ slug: SlugSchema });
 const LeaseParam = z.object({ slug: SlugSchema, lease: z.string().uuid() });
-const ShardParam = LeaseParam.extend({ net: NetworkSchema, index: z.coerce.number().int().min(0).max(1000) });
+const ShardParam = LeaseParam.extend({ net: NetworkSchema, index: decimal(0, 1000) });
 const COMMIT_BODY_LIMIT = 64 * 1024;
 
 function stub(c: Context<AppEnv>, slug: string) {
@@ -77,6 +78,9 @@ rounds.openapi(
   createRoute({
     method: 'get',
     path: '/pairs/{slug}/round',
+    operationId: 'getRound',
+    tags: ['rounds'],
+    description: "The round's phase, its schedule and why, distinct contributors, leases still out, the pair's validation counts, the settings, and the latest history and refusals.",
     summary: "The pair's training round: state, quorum, settings and history",
     request: { params: SlugParam },
     responses: { 200: json(RoundStatusSchema, 'The round'), 404: errors[404] },
@@ -92,6 +96,9 @@ rounds.openapi(
   createRoute({
     method: 'put',
     path: '/pairs/{slug}/round/config',
+    operationId: 'configureRound',
+    tags: ['rounds'],
+    description: "Patches the round's settings; they apply from the next lease. Bounds: outer lr ≤ 2, leasesPerToken 1–4, maxLeases 1–256.",
     summary: "Change the round's settings (owner only; applies from the next lease)",
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(JSON_BODY_LIMIT, 'a round config')] as const,
@@ -109,6 +116,9 @@ rounds.openapi(
   createRoute({
     method: 'post',
     path: '/pairs/{slug}/round/leases',
+    operationId: 'takeLease',
+    tags: ['rounds'],
+    description: "Opens a round on the pair's current version when none is open (the pair needs validation images), and leases it: one lease per token per round.",
     summary: 'Take a lease: the base version and the settings to train with',
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(JSON_BODY_LIMIT, 'a lease request')] as const,
@@ -133,6 +143,9 @@ rounds.openapi(
   createRoute({
     method: 'put',
     path: '/pairs/{slug}/round/leases/{lease}/deltas/{net}/{index}',
+    operationId: 'uploadDelta',
+    tags: ['rounds'],
+    description: "Stores one float16 shard of a network's delta in the lease's slot (a re-upload replaces it), after checking its size, hash and values.",
     summary: "Upload one float16 shard of a network's delta (local − base); X-Shard-Sha256 names its hash",
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(MAX_SHARD_BYTES, 'a delta shard')] as const,
@@ -147,9 +160,9 @@ rounds.openapi(
       401: errors[401],
       404: errors[404],
       409: errors[409],
-      410: { ...errors[409], description: 'The lease expired' },
+      410: errors[410],
       413: errors[413],
-      422: { ...errors[400], description: 'Values not finite' },
+      422: errors[422],
       429: errors[429],
     },
   }),
@@ -165,6 +178,9 @@ rounds.openapi(
   createRoute({
     method: 'post',
     path: '/pairs/{slug}/round/leases/{lease}/commit',
+    operationId: 'commitLease',
+    tags: ['rounds'],
+    description: "Commits the uploaded delta: every shard present with the named hash, counts and norms within what the lease's training can do.",
     summary: "Commit a lease's uploaded delta with its sample count, steps, norms and losses (idempotent)",
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(COMMIT_BODY_LIMIT, 'a commit')] as const,
@@ -175,8 +191,8 @@ rounds.openapi(
       401: errors[401],
       404: errors[404],
       409: errors[409],
-      410: { ...errors[409], description: 'The lease expired' },
-      422: { ...errors[400], description: 'Norm out of bounds' },
+      410: errors[410],
+      422: errors[422],
     },
   }),
   async (c) => {
@@ -189,6 +205,9 @@ rounds.openapi(
   createRoute({
     method: 'get',
     path: '/pairs/{slug}/round/leases/{lease}',
+    operationId: 'getContribution',
+    tags: ['rounds'],
+    description: "The caller's contribution: leased, committed, merged into a version that became current, not merged (with the quality gate's reasons), or expired.",
     summary: "Where one of your contributions stands: committed, merged into a version, or not merged and why",
     security: bearer,
     middleware: [requireToken] as const,
@@ -202,14 +221,17 @@ rounds.openapi(
 );
 
 const HistoryQuery = z.object({
-  before: z.coerce.number().int().positive().optional(),
-  limit: z.coerce.number().int().min(1).max(200).optional(),
+  before: decimal(1, Number.MAX_SAFE_INTEGER).optional(),
+  limit: decimal(1, 200).optional(),
 });
 
 rounds.openapi(
   createRoute({
     method: 'get',
     path: '/pairs/{slug}/round/history',
+    operationId: 'getRoundHistory',
+    tags: ['rounds'],
+    description: 'Accepted contributions, candidates, gate verdicts, extensions, abandonments and rollbacks, newest first.',
     summary: "The round's history, newest first, a page at a time (`next` is the `before` of the next page)",
     request: { params: SlugParam, query: HistoryQuery },
     responses: { 200: json(HistoryPageSchema, 'A page of history'), 400: errors[400], 404: errors[404] },

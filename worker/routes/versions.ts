@@ -220,6 +220,7 @@ versions.openapi(
   createRoute({
     method: 'post',
     path: '/pairs/{slug}/rollback',
+    operationId: 'rollback',
     summary: "Point the pair's current version at an earlier (or later) committed version (owner only); no bytes are copied, and the round history records it",
     security: bearer,
     middleware: [requireToken, writeLimit, sizeLimit(1024, 'a rollback')] as const,
