@@ -61,7 +61,7 @@ describe('tokens: garbage is a 401, never a 500', () => {
   // Sent as UTF-8 bytes (the test pool warns about each, so they go to two routes only).
   const nonAscii = ['Bearer stp_AAAAAAAAAAAAAAAA.\u00e9\u00e9\u00e9', 'Bearer \u00ff\u00fe', '\u00e9', 'Bearer stp_\u2603'];
 
-  it('answers every authenticated route with a JSON 401', { timeout: 60_000 }, async () => {
+  it('answers every authenticated route with a JSON 401', { timeout: 240_000 }, async () => {
     expect(tokenRoutes().length).toBeGreaterThanOrEqual(10);
     for (const [i, o] of tokenRoutes().entries()) {
       for (const h of i < 2 ? [...headers, ...nonAscii] : headers) {
@@ -248,7 +248,7 @@ describe('small oddities', () => {
     await expectRefused(() => call('/api/tokens', { method: 'POST', body: '{}', headers: { 'Content-Type': 'text/plain' } }), 415, 'unsupported_media_type');
   });
 
-  it('names version 1 only as "1"', { timeout: 60_000 }, async () => {
+  it('names version 1 only as "1"', { timeout: 120_000 }, async () => {
     const { token } = await newToken();
     const slug = await createPair(token);
     await publish(token, slug, await tinyCheckpoint(72));
@@ -262,7 +262,7 @@ describe('small oddities', () => {
     for (const i of ['00', '0x0', '1e0', ' 0']) await expectRefused(() => call(`/api/pairs/${slug}/samples/A/${encodeURIComponent(i)}`), 400, 'bad_request', /index/);
   });
 
-  it('answers a known path with an unknown method 405 and Allow', { timeout: 60_000 }, async () => {
+  it('answers a known path with an unknown method 405 and Allow', { timeout: 120_000 }, async () => {
     const cases: Array<[string, string, string]> = [
       ['DELETE', '/api/pairs', 'GET, HEAD, POST, OPTIONS'],
       ['PUT', `/api/pairs/${fixture.slug}`, 'GET, HEAD, PATCH, OPTIONS'],
@@ -297,7 +297,7 @@ describe('small oddities', () => {
     await expectRefused(() => call('/api/pairs?limit=0'), 400, 'bad_request', /limit/);
   });
 
-  it('refuses control, bidi-override and invisible-only text, naming the field', { timeout: 60_000 }, async () => {
+  it('refuses control, bidi-override and invisible-only text, naming the field', { timeout: 120_000 }, async () => {
     const { token } = await newToken();
     const body = (over: object) => ({ slug: uniqueSlug(), title: 'T', domainA: 'a', domainB: 'b', licence: 'MIT', ...over });
     const bad: Array<[string, string]> = [
@@ -328,7 +328,7 @@ describe('small oddities', () => {
 });
 
 describe('write limits on every write route', () => {
-  it('answers 429 with Retry-After once a token has spent its writes', { timeout: 60_000 }, async () => {
+  it('answers 429 with Retry-After once a token has spent its writes', { timeout: 120_000 }, async () => {
     const writes = tokenRoutes().filter((o) => o.method !== 'GET');
     expect(writes.map((o) => `${o.method} ${o.path}`)).toEqual(
       expect.arrayContaining(['PUT /api/shards/{hash}', 'PUT /api/pairs/{slug}/samples/{domain}/{index}', 'PUT /api/pairs/{slug}/round/leases/{lease}/deltas/{net}/{index}', 'DELETE /api/tokens/self']),

@@ -20,7 +20,7 @@ const nudge = (seed: number, poison = false): RoundTrainer => async (base, lease
 };
 
 describe('the contributor client', () => {
-  it('leases, downloads the base, uploads its delta and commits; two of them make a new version', { timeout: 60_000 }, async () => {
+  it('leases, downloads the base, uploads its delta and commits; two of them make a new version', { timeout: 120_000 }, async () => {
     const { slug, version } = await setupPair({ quorum: { min: 2, max: 2 }, train: { steps: 3 } });
     const fetch = ((url: string, init?: RequestInit) => SELF.fetch(url, init)) as typeof globalThis.fetch;
     const events: string[] = [];
@@ -37,7 +37,7 @@ describe('the contributor client', () => {
     await waitFor('the round to close', () => roundStatus(slug), (s) => s.state === 'idle' && s.baseVersion === version + 1);
   });
 
-  it('reports a refusal with the server reason', { timeout: 60_000 }, async () => {
+  it('reports a refusal with the server reason', { timeout: 120_000 }, async () => {
     const { slug } = await setupPair({ quorum: { min: 2, max: 2 }, train: { steps: 3 } });
     const fetch = ((url: string, init?: RequestInit) => SELF.fetch(url, init)) as typeof globalThis.fetch;
     const { token } = await newToken();

@@ -59,7 +59,7 @@ async function silencingDelta(base: Awaited<ReturnType<typeof baseCheckpoint>>['
 }
 
 describe('the quality gate', () => {
-  it('rejects a candidate that makes the pair worse: current stays, the history and the contributor say why, and the owner cannot make it current', { timeout: 90_000 }, async () => {
+  it('rejects a candidate that makes the pair worse: current stays, the history and the contributor say why, and the owner cannot make it current', { timeout: 180_000 }, async () => {
     // Plain averaging (outer lr 1, no momentum): the new version is exactly base + delta.
     const fedAvg = { lr: 1, momentum: 0, nesterov: false };
     // 100 steps at the fine-tuning lr: a norm bound the silencing delta fits under.
@@ -98,7 +98,7 @@ describe('the quality gate', () => {
     expect(await lease(slug, token)).toMatchObject({ round: 2, baseVersion: version });
   });
 
-  it('passes an honest candidate, marks its contributions merged, and measures the base once', { timeout: 90_000 }, async () => {
+  it('passes an honest candidate, marks its contributions merged, and measures the base once', { timeout: 180_000 }, async () => {
     const { slug, version } = await setupPair({ quorum: { min: 1, max: 1 }, train: { steps: 10 } }, 4);
     const c = await contribute(slug, makeDelta(1, 1e-4));
     await waitFor('version 2', () => roundStatus(slug), (s) => s.state === 'idle' && s.baseVersion === version + 1);
@@ -115,7 +115,7 @@ describe('the quality gate', () => {
     expect((await contribution(slug, c2.token, c2.lease.lease)).state).toMatch(/merged/);
   });
 
-  it('keeps rounds closed until the owner has uploaded validation images, and checks their format', { timeout: 60_000 }, async () => {
+  it('keeps rounds closed until the owner has uploaded validation images, and checks their format', { timeout: 120_000 }, async () => {
     const { token: owner } = await newToken('owner');
     const slug = await createPair(owner);
     await publish(owner, slug, await baseCheckpoint(5));
@@ -141,7 +141,7 @@ describe('the quality gate', () => {
 });
 
 describe('one contributor, one voice; no lost work', () => {
-  it('two contributors started together on a quorum-1 pair both count', { timeout: 90_000 }, async () => {
+  it('two contributors started together on a quorum-1 pair both count', { timeout: 180_000 }, async () => {
     const { slug, version } = await setupPair({ quorum: { min: 1, max: 1 }, train: { steps: 10 } }, 6);
     const [t1, t2] = [await newToken('one'), await newToken('two')];
     const [l1, l2] = [await lease(slug, t1.token), await lease(slug, t2.token)];
@@ -158,7 +158,7 @@ describe('one contributor, one voice; no lost work', () => {
     for (const [t, l] of [[t1, l1], [t2, l2]] as const) expect(await contribution(slug, t.token, l.lease)).toMatchObject({ state: 'merged', version: version + 1 });
   });
 
-  it('a token holds one lease per round, and the quorum counts contributors, not leases', { timeout: 90_000 }, async () => {
+  it('a token holds one lease per round, and the quorum counts contributors, not leases', { timeout: 180_000 }, async () => {
     const { slug, owner } = await setupPair({ quorum: { min: 2, max: 8 }, train: { steps: 10 } }, 7);
     const { token } = await newToken('sybil');
     const l = await lease(slug, token);
@@ -174,7 +174,7 @@ describe('one contributor, one voice; no lost work', () => {
     expect(s).toMatchObject({ state: 'open', leases: 2, committed: 1 });
   });
 
-  it('caps the leases a round hands out, saying so', { timeout: 60_000 }, async () => {
+  it('caps the leases a round hands out, saying so', { timeout: 120_000 }, async () => {
     const { slug } = await setupPair({ quorum: { min: 2, max: 8 }, maxLeases: 2 }, 8);
     for (let i = 0; i < 2; i++) await lease(slug, (await newToken()).token);
     const res = await call(roundPaths.leases(slug), { method: 'POST', token: (await newToken()).token, json: {} });
@@ -184,7 +184,7 @@ describe('one contributor, one voice; no lost work', () => {
 });
 
 describe('versions and rollback', () => {
-  it('the owner points current back at an earlier version; the history records it; no bytes are copied', { timeout: 90_000 }, async () => {
+  it('the owner points current back at an earlier version; the history records it; no bytes are copied', { timeout: 180_000 }, async () => {
     const { slug, owner, version } = await setupPair({ quorum: { min: 1, max: 1 }, train: { steps: 10 } }, 9);
     await contribute(slug, makeDelta(1, 1e-4));
     await waitFor('version 2', () => roundStatus(slug), (s) => s.state === 'idle' && s.baseVersion === version + 1);
@@ -205,7 +205,7 @@ describe('versions and rollback', () => {
     expect(await lease(slug, token)).toMatchObject({ baseVersion: version, round: 2 });
   });
 
-  it('a round version never takes over the owner’s pending version', { timeout: 90_000 }, async () => {
+  it('a round version never takes over the owner’s pending version', { timeout: 180_000 }, async () => {
     const { slug, owner, version } = await setupPair({ quorum: { min: 1, max: 1 }, train: { steps: 10 } }, 10);
     const next = await baseCheckpoint(11);
     const declared = await call(`/api/pairs/${slug}/versions`, { method: 'POST', token: owner, json: { manifest: next.manifest } });
@@ -225,7 +225,7 @@ describe('versions and rollback', () => {
 });
 
 describe('bounded storage', () => {
-  it('refuses oversized losses and names; a flood of rejections never pushes the history out', { timeout: 90_000 }, async () => {
+  it('refuses oversized losses and names; a flood of rejections never pushes the history out', { timeout: 180_000 }, async () => {
     const { slug } = await setupPair({ quorum: { min: 2, max: 8 }, train: { steps: 10 } }, 12);
     const { token } = await newToken();
     const l = await lease(slug, token);
@@ -254,7 +254,7 @@ describe('bounded storage', () => {
     expect(page.entries[0].kind).toBe('accepted');
   });
 
-  it('a re-upload replaces its slot: one lease never holds more than one delta in R2', { timeout: 60_000 }, async () => {
+  it('a re-upload replaces its slot: one lease never holds more than one delta in R2', { timeout: 120_000 }, async () => {
     const { env } = await import('cloudflare:test');
     const { slug } = await setupPair({ quorum: { min: 2, max: 8 }, train: { steps: 10 } }, 13);
     const { token } = await newToken();

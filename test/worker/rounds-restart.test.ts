@@ -12,7 +12,7 @@ import { commit, contribute, currentVersion, inRound, lease, makeDelta, roundSta
 import { newToken } from './helpers.ts';
 
 describe('the worker restarted mid-round', () => {
-  it('keeps the round, its leases, partial uploads and commits; the version advances once', { timeout: 60_000 }, async () => {
+  it('keeps the round, its leases, partial uploads and commits; the version advances once', { timeout: 120_000 }, async () => {
     const { slug, version } = await setupPair({ quorum: { min: 2, max: 2 }, train: { steps: 10 } });
 
     // Contributor 1 commits; contributor 2 leases and uploads only its generators' shards.

@@ -47,7 +47,7 @@ async function expectedNetwork(base: Float32Array, deltas: Float32Array[], sampl
 }
 
 describe('a round from lease to new version', () => {
-  it('aggregates two contributions into the next version and moves current', { timeout: 60_000 }, async () => {
+  it('aggregates two contributions into the next version and moves current', { timeout: 120_000 }, async () => {
     const { slug, base, version } = await setupPair(QUORUM2);
     const d1 = makeDelta(1, 1e-4);
     const d2 = makeDelta(2, 2e-4);
@@ -83,7 +83,7 @@ describe('a round from lease to new version', () => {
     expect(await lease(slug, token)).toMatchObject({ round: 2, baseVersion: version + 1, position: 10 });
   });
 
-  it('extends a round that reaches its deadline below the minimum, and keeps what was committed', { timeout: 60_000 }, async () => {
+  it('extends a round that reaches its deadline below the minimum, and keeps what was committed', { timeout: 120_000 }, async () => {
     const { slug, version } = await setupPair({ quorum: { min: 2, max: 4 }, train: { steps: 10 } });
     await contribute(slug, makeDelta(1, 1e-4));
     await inRound(slug, async (_o, state) => {
@@ -108,7 +108,7 @@ describe('a round from lease to new version', () => {
 });
 
 describe('a contributor that vanishes mid-upload', () => {
-  it('is not counted, and its partial shards are deleted with the round', { timeout: 60_000 }, async () => {
+  it('is not counted, and its partial shards are deleted with the round', { timeout: 120_000 }, async () => {
     const { slug, version } = await setupPair({ quorum: { min: 2, max: 2 }, train: { steps: 10 } });
     const { token } = await newToken();
     const l = await lease(slug, token);
@@ -128,7 +128,7 @@ describe('a contributor that vanishes mid-upload', () => {
 });
 
 describe('refusing contributions', () => {
-  it('names every reason with a 4xx and records it apart from the history', { timeout: 60_000 }, async () => {
+  it('names every reason with a 4xx and records it apart from the history', { timeout: 120_000 }, async () => {
     // One token takes several leases here, to reach every refusal from one place.
     const { slug, owner } = await setupPair({ quorum: { min: 2, max: 8 }, train: { steps: 10 }, leasesPerToken: 4 });
     const { token } = await newToken();
@@ -210,7 +210,7 @@ describe('refusing contributions', () => {
 });
 
 describe('crash safety', () => {
-  it('an exception mid-aggregation leaves the old version current; the retry yields the same version, counted once', { timeout: 60_000 }, async () => {
+  it('an exception mid-aggregation leaves the old version current; the retry yields the same version, counted once', { timeout: 180_000 }, async () => {
     // The same base and deltas on two pairs: one aggregates cleanly, the other crashes first.
     const clean = await setupPair(QUORUM2, 5);
     const crashy = await setupPair(QUORUM2, 5);
@@ -247,7 +247,7 @@ describe('crash safety', () => {
     expect((await currentVersion(crashy.slug)).number).toBe(crashy.version + 1);
   });
 
-  it('a crash after current moved is finished on retry without a second version', { timeout: 60_000 }, async () => {
+  it('a crash after current moved is finished on retry without a second version', { timeout: 120_000 }, async () => {
     const { slug, version } = await setupPair(QUORUM2, 6);
     for (const s of [21, 22]) await contribute(slug, makeDelta(s, 1e-4));
     // Let the round run, then put its state back to judging the candidate, as if the object died
