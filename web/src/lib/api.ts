@@ -14,6 +14,7 @@ import {
   type VersionDeclared,
 } from '../../../shared/api/index.ts';
 import { validateManifest } from '../../../shared/weights/manifest.ts';
+import type { VersionSummary } from '../../../shared/api/versions.ts';
 import { roundPaths, type RoundConfigPatch, type RoundStatus } from '../../../shared/rounds/protocol.ts';
 import type { CheckpointManifest } from '../../../shared/weights/format.ts';
 
@@ -66,8 +67,11 @@ export function listPairs(q: { q?: string; limit?: number; cursor?: string | nul
 
 export const getPair = (slug: string) => request<Pair>(api.pair(slug));
 
-export const listVersions = (slug: string) =>
-  request<{ versions: Array<{ number: number; committedAt: string }> }>(api.versions(slug));
+export const listVersions = (slug: string) => request<{ versions: VersionSummary[] }>(api.versions(slug));
+
+/** The owner points the pair's current version at another committed version (no bytes copied). */
+export const rollback = (slug: string, version: number, token: string) =>
+  request<Pair>(`${api.pair(slug)}/rollback`, json({ version }, token));
 
 /** The pair's current version with its manifest checked by the same validator as every reader. */
 export async function currentVersion(slug: string): Promise<Version> {
