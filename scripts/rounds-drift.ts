@@ -85,6 +85,9 @@ const VARIANTS: Variant[] = [
   { name: 'lr 2e-5, warm-up 10, proximal μ 100, outer 1.0 no momentum', train: { lr: 2e-5, warmupSteps: 10, proximal: 100 }, outer: FEDAVG },
   { name: 'lr 2e-5, outer 0.5 no momentum', train: { lr: 2e-5 }, outer: { lr: 0.5, momentum: 0, nesterov: false } },
   { name: 'lr 2e-4, warm-up 10, outer 0.5 no momentum', train: { lr: 2e-4, warmupSteps: 10 }, outer: { lr: 0.5, momentum: 0, nesterov: false } },
+  { name: 'lr 5e-6, outer 1.0 no momentum', train: { lr: 5e-6 }, outer: FEDAVG },
+  { name: 'lr 5e-6, warm-up 10, outer 0.7/0.9 Nesterov', train: { lr: 5e-6, warmupSteps: 10 } },
+  { name: '5 steps: lr 5e-6, warm-up 10, outer 1.0 no momentum', train: { lr: 5e-6, warmupSteps: 10 }, outer: FEDAVG, steps: 5 },
   { name: '5 steps: lr 2e-4, load 72 (today)', train: { lr: 2e-4, loadSize: undefined }, steps: 5 },
   { name: '5 steps: lr 2e-5, warm-up 10', train: { lr: 2e-5, warmupSteps: 10 }, steps: 5 },
 ];
