@@ -53,61 +53,34 @@ export function folderDomains(dirs: { a: string; b: string }, log: (m: string) =
 }
 
 export async function tfTrainer(load: DomainLoader, backend: NodeBackend, seed: number): Promise<RoundTrainer> {
-  const [{ useBackend }, tf, { createCycleGAN, exportWeights, disposeCycleGAN }, { trainStep }, { ImagePool }, sampling, { Rng }] = await Promise.all([
+  const [{ useBackend }, sampling, { Rng }, lease] = await Promise.all([
     import('../tf-backend.ts'),
-    import('@tensorflow/tfjs-core'),
-    import('../../shared/train/cyclegan.ts'),
-    import('../../shared/train/train-step.ts'),
-    import('../../shared/train/image-pool.ts'),
     import('../../shared/train/sampling.ts'),
     import('../../shared/train/rng.ts'),
+    import('../../shared/rounds/lease-training.ts'),
   ]);
   await useBackend(backend);
   const rng = new Rng(seed);
   const domains = new Map<number, { A: Domain; B: Domain }>();
+  let leases = 0;
 
-  return async (base: Weights, lease: Lease, onStep, config) => {
-    const t = lease.train;
-    if (t.optimizer !== 'adam') throw new CliError(`round ${lease.round} asks for ${t.optimizer} steps; stripes contribute trains with Adam only`);
-    const loadSize = sampling.referenceLoadSize(t.cropSize);
+  return async (base: Weights, l: Lease, onStep, config) => {
+    const t = l.train;
+    const loadSize = lease.loadSizeFor(t);
     let dom = domains.get(loadSize);
     if (!dom) {
       dom = load(loadSize);
       domains.set(loadSize, dom);
     }
-    const sampler = new sampling.UnalignedSampler(dom.A.images.length, dom.B.images.length, rng);
-    const model = createCycleGAN(config, { weights: base }, { lr: t.lr, beta1: t.beta1, beta2: t.beta2, eps: 1e-8 });
-    const pools = { A: new ImagePool(50, () => rng.random()), B: new ImagePool(50, () => rng.random()) };
-    const sums: Record<string, number> = {};
+    const { A, B } = dom;
+    const sampler = new sampling.UnalignedSampler(A.images.length, B.images.length, rng);
+    const batches = { next: (n: number, crop: number) => sampling.nextBatch(A, B, sampler, rng, { loadSize, cropSize: crop, flip: true }, n) };
     try {
-      for (let step = 1; step <= t.steps; step++) {
-        const batch = sampling.nextBatch(dom.A, dom.B, sampler, rng, { loadSize, cropSize: t.cropSize, flip: true }, t.batchSize);
-        const realA = tf.tensor4d(batch.a, batch.shape);
-        const realB = tf.tensor4d(batch.b, batch.shape);
-        let losses;
-        try {
-          losses = await trainStep(model, pools, realA, realB, { lr: t.lr, lambdas: { lambdaA: t.lambdaCycle, lambdaB: t.lambdaCycle, lambdaIdentity: t.lambdaIdentity } });
-        } finally {
-          realA.dispose();
-          realB.dispose();
-        }
-        for (const [k, v] of Object.entries(losses)) {
-          if (!Number.isFinite(v)) throw new CliError(`training diverged at step ${step} of round ${lease.round}: ${k} is ${v}; nothing was uploaded`);
-          sums[k] = (sums[k] ?? 0) + v;
-        }
-        onStep(step, losses);
-      }
-      const weights = (await exportWeights(model)) as Weights;
-      return {
-        weights,
-        steps: t.steps,
-        samples: t.steps * t.batchSize,
-        losses: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / t.steps])),
-      };
-    } finally {
-      disposeCycleGAN(model);
-      pools.A.dispose();
-      pools.B.dispose();
+      // The pools' stream: from --seed and how many leases this process has trained, so reruns repeat.
+      return await lease.trainLease({ config, base, train: t, batches, seed: (seed * 7919 + ++leases) >>> 0, onStep: (r) => onStep(r.step, r.losses) });
+    } catch (e) {
+      if (e instanceof lease.LeaseDiverged) throw new CliError(`round ${l.round}: ${e.message}`);
+      throw e;
     }
   };
 }

@@ -59,6 +59,8 @@ export const command: Command = {
     const { config, networks } = importTorchGenerators(ab, ba);
     const meta = {
       source: 'stripes import-torch',
+      // The reference's published weights finished their schedule: rounds fine-tune them.
+      converged: true,
       files: Object.fromEntries(Object.entries({ G_AB: abPath, G_BA: baPath }).filter(([, p]) => p).map(([k, p]) => [k, basename(p!)])),
     };
     const ckpt = await encodeCheckpoint(config, networks, { meta });

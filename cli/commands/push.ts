@@ -5,8 +5,23 @@ import { CliError } from '../errors.ts';
 import { ProgressBar } from '../progress.ts';
 import { ApiClient, createPair, createToken, getPair, pushCheckpoint } from '../remote.ts';
 import { SlugSchema } from '../../shared/api/pairs.ts';
+import { recordedSchedule } from '../../shared/rounds/schedule.ts';
+import type { CheckpointManifest } from '../../shared/weights/format.ts';
 
 const NAME = 'push';
+
+/**
+ * The version's meta says where its training schedule stands (shared/rounds/schedule.ts), so the
+ * pair's rounds continue it: a checkpoint from an older `stripes train` has only
+ * iterations/totalIterations, which push turns into `meta.schedule`. Anything else is sent as is.
+ */
+export function withScheduleMeta<T extends { manifest: CheckpointManifest }>(source: T): T {
+  const meta = source.manifest.meta;
+  if (!meta || 'schedule' in meta || meta.converged === true) return source;
+  const rec = recordedSchedule(meta);
+  if (!rec) return source;
+  return { ...source, manifest: { ...source.manifest, meta: { ...meta, schedule: { ...rec.schedule, position: rec.position } } } };
+}
 const usage = `usage: stripes push --server URL --pair SLUG DIR [--token T] [--title T --domain-a A --domain-b B --licence L]
 
 Uploads the checkpoint folder DIR (from stripes train or stripes import-torch) as the next version
@@ -43,7 +58,7 @@ export const command: Command = {
     const slug = required(NAME, 'pair', values.pair);
     if (!SlugSchema.safeParse(slug).success)
       throw new CliError(`--pair ${JSON.stringify(slug)}: a slug is 3-64 characters of a-z, 0-9 and inner dashes`);
-    const source = await readCheckpointDir(positionals[0]);
+    const source = withScheduleMeta(await readCheckpointDir(positionals[0]));
 
     let token = values.token ?? process.env.STRIPES_TOKEN;
     if (!token) {

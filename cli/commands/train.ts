@@ -7,6 +7,8 @@
  * sampler, the loss history) and the report (`index.html`, `report/*.png`). Each save rewrites
  * the whole folder through cli/checkpoint-dir.ts, so a crash leaves the previous save whole.
  */
+import { CYCLEGAN_ADAM } from '../../shared/train/adam.ts';
+import { trainScheduleMeta } from '../../shared/rounds/schedule.ts';
 import { createHash } from 'node:crypto';
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, relative } from 'node:path';
@@ -345,7 +347,16 @@ export async function train(argv: string[]): Promise<number> {
     rows.push(row);
     const snap = await trainer.snapshot();
     const ckpt = await encodeCheckpoint(spec.config, snap.weights, {
-      meta: { trainedBy: 'stripes train', iterations: iter, totalIterations: spec.iters, seed: spec.seed, data: { a: basename(p.a), b: basename(p.b) } },
+      // `schedule` says where this run's lr schedule stands, so a round on this version continues it
+      // (shared/rounds/schedule.ts); iterations/totalIterations stay for older readers.
+      meta: {
+        trainedBy: 'stripes train',
+        iterations: iter,
+        totalIterations: spec.iters,
+        ...trainScheduleMeta(iter, spec.iters, CYCLEGAN_ADAM.lr),
+        seed: spec.seed,
+        data: { a: basename(p.a), b: basename(p.b) },
+      },
     });
     const state: TrainingState = {
       format: STATE_FORMAT,

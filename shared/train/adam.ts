@@ -20,6 +20,13 @@ export interface AdamConfig {
   beta1: number;
   beta2: number;
   eps: number;
+  /**
+   * False leaves the first moment uncorrected (m instead of m / (1 − β1ᵗ)): the first steps are
+   * (1 − β1ᵗ) times shorter, a built-in warm-up. Default true (PyTorch's Adam).
+   */
+  correctFirstMoment?: boolean;
+  /** 'sgd' turns the update into plain SGD, p ← p − lr·g (moments kept but unused). Default 'adam'. */
+  rule?: 'adam' | 'sgd';
 }
 
 /** The paper's settings: lr 2e-4, β1 0.5 (not PyTorch's default 0.9), β2 0.999, PyTorch's ε. */
@@ -59,6 +66,8 @@ export class Adam {
    */
   step(grads: Record<string, Tensor>, lr = this.config.lr): void {
     const { beta1, beta2, eps } = this.config;
+    const correct1 = this.config.correctFirstMoment ?? true;
+    const sgd = this.config.rule === 'sgd';
     for (const name of Object.keys(grads)) {
       if (!this.slots.has(name)) throw new Error(`adam: gradient for unknown parameter "${name}"`);
     }
@@ -68,9 +77,13 @@ export class Adam {
         const p = this.params[name];
         slot.step += 1;
         const t = slot.step;
+        if (sgd) {
+          p.assign(tf.sub(p, tf.mul(g, lr)));
+          continue;
+        }
         const m = tf.add(tf.mul(slot.m, beta1), tf.mul(g, 1 - beta1));
         const v = tf.add(tf.mul(slot.v, beta2), tf.mul(tf.mul(g, g), 1 - beta2));
-        const stepSize = lr / (1 - beta1 ** t);
+        const stepSize = correct1 ? lr / (1 - beta1 ** t) : lr;
         const denom = tf.add(tf.div(tf.sqrt(v), Math.sqrt(1 - beta2 ** t)), eps);
         slot.m.assign(m);
         slot.v.assign(v);

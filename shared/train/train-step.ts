@@ -196,6 +196,19 @@ export interface StepOptions {
   /** Learning rate of this iteration (the schedule's value), for both optimizers. */
   lr: number;
   lambdas?: LossWeights;
+  /**
+   * Changes a group's gradients before its optimizer step (e.g. a community round's proximal
+   * term μ‖w − w_base‖², shared/rounds/lease-training.ts). Returns new tensors or the same ones;
+   * the step frees whatever it returns that it did not pass in.
+   */
+  adjustGradients?: (group: 'G' | 'D', grads: Gradients) => Gradients;
+}
+
+function adjusted(opts: StepOptions, group: 'G' | 'D', grads: Gradients): { grads: Gradients; extra: Tensor[] } {
+  if (!opts.adjustGradients) return { grads, extra: [] };
+  const given = new Set(Object.values(grads));
+  const out = opts.adjustGradients(group, grads);
+  return { grads: out, extra: Object.values(out).filter((t) => !given.has(t)) };
 }
 
 /**
@@ -211,11 +224,21 @@ export async function trainStep(model: CycleGAN, pools: FakePools, realA: Tensor
   let d: DiscriminatorPass | undefined;
   let all: Tensor | undefined;
   try {
-    model.optG.step(g.grads, opts.lr);
+    const gg = adjusted(opts, 'G', g.grads);
+    try {
+      model.optG.step(gg.grads, opts.lr);
+    } finally {
+      tf.dispose(gg.extra);
+    }
     pooledB = pools.B.query(g.fakeB);
     pooledA = pools.A.query(g.fakeA);
     d = discriminatorPass(model, realA, realB, pooledA, pooledB);
-    model.optD.step(d.grads, opts.lr);
+    const dg = adjusted(opts, 'D', d.grads);
+    try {
+      model.optD.step(dg.grads, opts.lr);
+    } finally {
+      tf.dispose(dg.extra);
+    }
     const dl = d.losses;
     const gl = g.losses;
     all = tf.stack([dl.D_A, gl.G_A, gl.cycle_A, gl.idt_A, dl.D_B, gl.G_B, gl.cycle_B, gl.idt_B]);

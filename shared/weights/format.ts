@@ -47,6 +47,18 @@ export interface CheckpointManifest {
   groups: Partial<Record<NetworkName, WeightGroup>>;
   /** Smaller download copies; float32 groups stay the source of truth. */
   variants?: { float16?: Partial<Record<NetworkName, WeightGroup>> };
-  /** Free-form provenance: where it came from, iterations trained, etc. */
+  /**
+   * Free-form provenance: where it came from, iterations trained, etc. Fields a community round
+   * reads (shared/rounds/schedule.ts `roundScheduleFor`, docs/rounds.md):
+   *   schedule: { lr, constantSteps, decaySteps, position }   the lr schedule in steps (constant,
+   *     then linear decay to 0) and the steps already trained on it. Written by `stripes train`
+   *     (its run), `stripes push` (from iterations/totalIterations when only those are there) and
+   *     each round's version (the base's position + the round's inner steps K).
+   *   iterations, totalIterations   `stripes train`'s iterations done and planned (older
+   *     checkpoints have only these: lr 2e-4, ⌈T/2⌉ constant, ⌊T/2⌋ decaying).
+   *   converged: true   trained to the end of a schedule we do not know (import-torch).
+   *   placeholder: true   untrained weights (scripts/seed.ts): rounds start the config's schedule.
+   * Without any of these a round fine-tunes (unknown provenance).
+   */
   meta?: Record<string, unknown>;
 }

@@ -1,8 +1,12 @@
 /**
  * A simulated community round on a tiny task with a known mapping, in one Node process: several
  * contributors, each with its own disjoint images, train from the round's base with the real
- * training step (cli/commands/contribute.ts's trainer), send float16 deltas, and the worker's
+ * lease-training loop (shared/rounds/lease-training.ts, through cli/commands/contribute.ts's
+ * trainer, exactly what `stripes contribute` runs), send float16 deltas, and the worker's
  * aggregation (build-version.ts: clipped mean + DiLoCo outer Nesterov) makes the next version.
+ * Each round takes its schedule from the base version's meta (shared/rounds/schedule.ts), as the
+ * round Durable Object does: the round-0 model is an untrained placeholder, so rounds start at
+ * the config schedule's step 0 and each version records its position advanced by K.
  * Only HTTP and R2 are replaced (by an in-memory shard store); the protocol itself is tested
  * against the worker in test/worker/rounds*.test.ts.
  *
@@ -13,7 +17,8 @@ import { NETWORKS, presetConfig, type NetworkName } from '../../shared/model/con
 import { generator, type Params } from '../../shared/model/index.ts';
 import { computeDelta, encodeDelta, flattenNetwork, networkLength } from '../../shared/rounds/delta.ts';
 import { normBound } from '../../shared/rounds/validate.ts';
-import { applyConfigPatch, DEFAULT_ROUND_CONFIG, type Lease, type RoundConfig } from '../../shared/rounds/protocol.ts';
+import { applyConfigPatch, DEFAULT_ROUND_CONFIG, innerLrAt, type Lease, type RoundConfig, type TrainSettings } from '../../shared/rounds/protocol.ts';
+import { roundScheduleFor, scheduleAfterRound } from '../../shared/rounds/schedule.ts';
 import type { Weights } from '../../shared/rounds/client.ts';
 import { createCycleGAN, disposeCycleGAN, exportWeights, paramsOf } from '../../shared/train/cyclegan.ts';
 import { decodeGroup, encodeCheckpoint } from '../../shared/weights/checkpoint.ts';
@@ -86,16 +91,21 @@ function contributorData(k: number, crop: number) {
   return dataset(k, 6, Math.round((crop * 286) / 256));
 }
 
-function roundConfig(steps: number, crop: number, outer?: RoundConfig['outer']): RoundConfig {
-  return applyConfigPatch(DEFAULT_ROUND_CONFIG, { train: { steps, cropSize: crop, batchSize: 1 }, outer });
+function roundConfig(steps: number, crop: number, outer?: RoundConfig['outer'], train?: Partial<TrainSettings>): RoundConfig {
+  return applyConfigPatch(DEFAULT_ROUND_CONFIG, { train: { ...train, steps, cropSize: crop, batchSize: 1 }, outer });
 }
 
-function simLease(cfg: RoundConfig, round: number): Lease {
+/** The lease a round on a base version with this meta hands out (what the Durable Object does). */
+function simLease(cfg: RoundConfig, round: number, baseMeta: unknown): Lease {
+  const s = roundScheduleFor(baseMeta, cfg);
   return {
-    pair: 'sim', round, lease: `l${round}`, baseVersion: round, position: 0, train: cfg.train, networks: [...NETWORKS],
-    maxShardBytes: 4 * 1024 * 1024, issuedAt: 0, expiresAt: 0, deadline: 0,
+    pair: 'sim', round, lease: `l${round}`, baseVersion: round, position: s.position, train: { ...cfg.train, lr: innerLrAt(s.position, s.schedule) },
+    networks: [...NETWORKS], maxShardBytes: 4 * 1024 * 1024, issuedAt: 0, expiresAt: 0, deadline: 0,
   };
 }
+
+/** The round-0 model's meta: an untrained initialisation, like scripts/seed.ts's placeholder. */
+const INITIAL_META = { placeholder: true };
 
 async function initialWeights(seed: number): Promise<Weights> {
   const init = createCycleGAN(CONFIG, { seed });
@@ -117,13 +127,13 @@ export const COLLAB_VS_SOLO = { contributors: 4, rounds: 5, steps: 16, crop: 32,
  * steps in one go (same inner optimizer settings, no rounds, no float16 deltas, no outer step).
  * Returns the distance to the truth after training.
  */
-export async function solo(o: { contributors: number; steps: number; crop: number; seed: number; heldOut: Uint8Array[]; backend?: 'cpu' | 'wasm' }): Promise<number> {
-  const cfg = roundConfig(o.steps, o.crop);
+export async function solo(o: { contributors: number; steps: number; crop: number; seed: number; heldOut: Uint8Array[]; backend?: 'cpu' | 'wasm'; train?: Partial<TrainSettings> }): Promise<number> {
+  const cfg = roundConfig(o.steps, o.crop, undefined, o.train);
   const parts = Array.from({ length: o.contributors }, (_, k) => contributorData(k, o.crop));
   const union = (d: 'A' | 'B') => ({ images: parts.flatMap((p) => p[d].images), paths: [], skipped: [] }) as unknown as Domain;
   const data = { A: union('A'), B: union('B') };
   const train = await tfTrainer(() => data, o.backend ?? 'cpu', o.seed * 100 + 99);
-  const local = await train(await initialWeights(o.seed), simLease(cfg, 1), () => {}, CONFIG);
+  const local = await train(await initialWeights(o.seed), simLease(cfg, 1, INITIAL_META), () => {}, CONFIG);
   return distanceToTruth(local.weights as Weights, o.heldOut, o.crop);
 }
 
@@ -134,14 +144,36 @@ export interface SimulationResult {
   maxBoundRatio: number;
 }
 
-/** Runs `rounds` rounds of `contributors` contributors, `steps` inner steps each; distances[0] is the initial model's. */
-export async function simulate(o: { contributors: number; rounds: number; steps: number; crop: number; seed: number; heldOut: Uint8Array[]; backend?: 'cpu' | 'wasm'; outer?: RoundConfig['outer'] }): Promise<SimulationResult> {
+/** What a round's quality gate sees: the base version and the candidate the round built from it. */
+export interface RoundCandidate {
+  round: number;
+  base: Weights;
+  candidate: Weights;
+}
+
+/**
+ * Runs `rounds` rounds of `contributors` contributors, `steps` inner steps each; distances[0] is
+ * the initial model's. `onCandidate` sees each round's base and candidate before the candidate
+ * becomes the next base (where a quality gate judges it).
+ */
+export async function simulate(o: {
+  contributors: number;
+  rounds: number;
+  steps: number;
+  crop: number;
+  seed: number;
+  heldOut: Uint8Array[];
+  backend?: 'cpu' | 'wasm';
+  outer?: RoundConfig['outer'];
+  train?: Partial<TrainSettings>;
+  onCandidate?: (c: RoundCandidate) => void | Promise<void>;
+}): Promise<SimulationResult> {
   const blobs = memoryBlobs();
-  const cfg = roundConfig(o.steps, o.crop, o.outer);
+  const cfg = roundConfig(o.steps, o.crop, o.outer, o.train);
   let weights = await initialWeights(o.seed);
   let base: CheckpointManifest;
   {
-    const ck = await encodeCheckpoint(CONFIG, weights);
+    const ck = await encodeCheckpoint(CONFIG, weights, { meta: INITIAL_META });
     for (const [h, b] of ck.shards) await blobs.put(h, b);
     base = ck.manifest;
   }
@@ -157,7 +189,7 @@ export async function simulate(o: { contributors: number; rounds: number; steps:
   );
   let maxBoundRatio = 0;
   for (let round = 1; round <= o.rounds; round++) {
-    const lease = simLease(cfg, round);
+    const lease = simLease(cfg, round, base.meta);
     const contributions: RoundContribution[] = [];
     for (const train of trainers) {
       const local = await train(weights, lease, () => {}, CONFIG);
@@ -171,11 +203,13 @@ export async function simulate(o: { contributors: number; rounds: number; steps:
       }
       contributions.push(c);
     }
-    const built = await buildVersion({ blobs, base, momentum, contributions, config: cfg, meta: { round } });
+    const schedule = scheduleAfterRound(roundScheduleFor(base.meta, cfg), cfg.train.steps);
+    const built = await buildVersion({ blobs, base, momentum, contributions, config: cfg, meta: { source: 'round', round, schedule } });
     base = built.manifest;
     momentum = built.momentum;
     const next = {} as Weights;
     for (const net of NETWORKS) next[net] = await decodeGroup(base, net, (h) => blobs.get(h));
+    await o.onCandidate?.({ round, base: weights, candidate: next });
     weights = next;
     distances.push(await distanceToTruth(weights, o.heldOut, size));
   }

@@ -48,3 +48,17 @@ describe('roundScheduleFor', () => {
     expect(late.kind).toBe('fine-tune');
   });
 });
+
+describe('stripes push', () => {
+  it('adds meta.schedule to a checkpoint from an older stripes train, and leaves others alone', async () => {
+    const { withScheduleMeta } = await import('../../cli/commands/push.ts');
+    const source = (meta?: Record<string, unknown>) => ({ where: 'x', manifest: { meta } as never });
+    const old = withScheduleMeta(source({ trainedBy: 'stripes train', iterations: 1500, totalIterations: 1500 }));
+    expect(old.manifest.meta).toMatchObject({ iterations: 1500, schedule: { lr: 2e-4, constantSteps: 750, decaySteps: 750, position: 1500 } });
+    const recorded = source({ ...trainScheduleMeta(10, 20, 1e-4) });
+    expect(withScheduleMeta(recorded)).toBe(recorded);
+    const imported = source({ converged: true, iterations: 1, totalIterations: 2 });
+    expect(withScheduleMeta(imported)).toBe(imported);
+    expect(withScheduleMeta(source(undefined)).manifest.meta).toBeUndefined();
+  });
+});

@@ -24,6 +24,6 @@ export async function importTorchFiles(ab: File, ba?: File): Promise<EncodedChec
   const b = ba ? await read(ba) : undefined;
   const { config, networks } = importTorchGenerators(a, b);
   return encodeCheckpoint(config, networks, {
-    meta: { source: 'import-torch', files: [ab.name, ...(ba ? [ba.name] : [])], importedWith: 'web' },
+    meta: { source: 'import-torch', converged: true, files: [ab.name, ...(ba ? [ba.name] : [])], importedWith: 'web' },
   });
 }

@@ -102,6 +102,11 @@ export interface TrainBudget {
 export type TrainerRequest =
   /** 'cpu' is TF.js's plain-JS reference backend: slow, but what a GPU step is checked against. */
   | { id: number; type: 'setBackend'; choice: BackendChoice | 'cpu' }
+  /**
+   * Stops the lease being trained between two steps: 'upload' sends the steps done so far (at
+   * least one), 'discard' uploads nothing (the contribute request then fails with that message).
+   */
+  | { id: number; type: 'stop'; mode: 'upload' | 'discard' }
   | {
       id: number;
       type: 'contribute';
@@ -152,6 +157,8 @@ export interface ContributeResult {
 export type TrainerReply =
   | { id: number; type: 'backend'; backend: BackendName | 'cpu'; attempts: BackendAttempt[] }
   | { id: number; type: 'phase'; phase: TrainerPhase; detail?: string }
+  /** The answer to 'stop': whether a lease was training when it arrived. */
+  | { id: number; type: 'stopping'; training: boolean }
   | { id: number; type: 'step'; step: number; of: number; losses: Record<string, number>; elapsedMs: number }
   | { id: number; type: 'preview'; step: number; realA: Pixels; fakeB: Pixels; recA: Pixels }
   | { id: number; type: 'upload'; sentBytes: number; totalBytes: number }

@@ -14,9 +14,9 @@ import { mulberry32 } from '../../../shared/model/init.ts';
 import { contributeRound, RoundClientError, type RoundTrainer, type Weights } from '../../../shared/rounds/client.ts';
 import { networkLength, DELTA_BYTES_PER_ELEMENT } from '../../../shared/rounds/delta.ts';
 import { registerWasmTrainingKernels } from '../../../shared/tfjs/wasm-kernels.ts';
+import { LeaseDiscarded, loadSizeFor, StopSignal, stepsFor, trainLease } from '../../../shared/rounds/lease-training.ts';
 import { createCycleGAN, disposeCycleGAN, exportWeights } from '../../../shared/train/cyclegan.ts';
 import { ImagePool } from '../../../shared/train/image-pool.ts';
-import { referenceLoadSize } from '../../../shared/train/sampling.ts';
 import { trainStep, visuals } from '../../../shared/train/train-step.ts';
 import { selectBackend } from './backend.ts';
 import type { BackendChoice, BackendName, Pixels, StopMode, TrainBudget, TrainerReply, TrainerRequest } from './messages.ts';
@@ -27,11 +27,6 @@ const post = (reply: TrainerReply, transfer: Transferable[] = []) => self.postMe
 
 let backend: BackendName | 'cpu' | null = null;
 
-/** A stop asked for by the page while a contribution trains; reset when the next one starts. */
-let stopMode: StopMode | null = null;
-
-/** Thrown when the page discards the steps: nothing is uploaded. */
-class Discarded extends Error {}
 
 async function useBackend(choice: BackendChoice | 'cpu') {
   if (choice === 'cpu') {
@@ -76,6 +71,9 @@ async function decodeAll(id: number, files: Blob[], domain: string, loadSize: nu
   return out;
 }
 
+/** The Stop button's signal for the lease being trained, if any (see the 'stop' request). */
+let stopSignal: StopSignal | null = null;
+
 function trainer(
   id: number,
   images: { A: Blob[]; B: Blob[] },
@@ -86,67 +84,45 @@ function trainer(
   return async (base: Weights, lease, onStep, config: ModelConfig) => {
     onConfig(config);
     const t = lease.train;
-    if (t.optimizer !== 'adam') throw new Error(`round ${lease.round} asks for ${t.optimizer} steps; the browser trains with Adam only`);
     await ensureBackend();
-    const loadSize = referenceLoadSize(t.cropSize);
-    const data = new Batches(await decodeAll(id, images.A, 'A', loadSize), await decodeAll(id, images.B, 'B', loadSize), loadSize, new Rng(Date.now() >>> 0));
-    const steps = Math.min(t.steps, budget.steps ?? Infinity);
-    const deadline = budget.minutes ? performance.now() + budget.minutes * 60_000 : Infinity;
-    const rng = mulberry32(Date.now() >>> 0);
-    const model = createCycleGAN(config, { weights: base }, { lr: t.lr, beta1: t.beta1, beta2: t.beta2, eps: 1e-8 });
-    const pools = { A: new ImagePool(50, rng), B: new ImagePool(50, rng) };
-    const sums: Record<string, number> = {};
+    const loadSize = loadSizeFor(t);
+    const seeds = crypto.getRandomValues(new Uint32Array(2));
+    const data = new Batches(await decodeAll(id, images.A, 'A', loadSize), await decodeAll(id, images.B, 'B', loadSize), loadSize, new Rng(seeds[0]));
+    const steps = stepsFor(t, { steps: budget.steps });
     // A fixed pair of crops, so the previews show the same picture changing.
     const shown = data.next(1, t.cropSize);
-    const started = performance.now();
-    let done = 0;
+    const stop = new StopSignal();
+    stopSignal = stop;
     post({ id, type: 'phase', phase: 'training', detail: `${steps} steps on ${backend}` });
     try {
-      while (done < steps && (done === 0 || performance.now() < deadline) && stopMode !== 'discard' && !(stopMode === 'upload' && done > 0)) {
-        const batch = data.next(t.batchSize, t.cropSize);
-        const realA = tf.tensor4d(batch.a, batch.shape);
-        const realB = tf.tensor4d(batch.b, batch.shape);
-        let losses: Record<string, number>;
-        try {
-          losses = await trainStep(model, pools, realA, realB, {
-            lr: t.lr,
-            lambdas: { lambdaA: t.lambdaCycle, lambdaB: t.lambdaCycle, lambdaIdentity: t.lambdaIdentity },
-          });
-        } finally {
-          realA.dispose();
-          realB.dispose();
-        }
-        done++;
-        for (const [k, v] of Object.entries(losses)) {
-          if (!Number.isFinite(v)) throw new Error(`training diverged at step ${done}: ${k} is ${v}; nothing was uploaded`);
-          sums[k] = (sums[k] ?? 0) + v;
-        }
-        onStep(done, losses);
-        post({ id, type: 'step', step: done, of: steps, losses, elapsedMs: performance.now() - started });
-        // A step's awaits resolve as microtasks: without a turn of the event loop here, the
-        // page's stop message would wait for the whole loop.
-        await new Promise((r) => setTimeout(r, 0));
-        if (done % previewEvery === 0 || done === steps) {
-          const a = tf.tensor4d(shown.a, shown.shape);
-          const b = tf.tensor4d(shown.b, shown.shape);
-          const v = visuals(model, a, b);
-          const [realA, fakeB, recA] = await Promise.all([firstImage(a), firstImage(v.fakeB), firstImage(v.recA)]);
-          tf.dispose([a, b, v.fakeB, v.recA, v.fakeA, v.recB]);
-          post({ id, type: 'preview', step: done, realA, fakeB, recA }, [realA.data.buffer, fakeB.data.buffer, recA.data.buffer]);
-        }
-      }
-      if (stopMode === 'discard') throw new Discarded(`stopped after ${done} step${done === 1 ? '' : 's'}; they were discarded and nothing was uploaded`);
+      const local = await trainLease({
+        config,
+        base,
+        train: t,
+        batches: data,
+        seed: seeds[1],
+        budget: { steps: budget.steps, ms: budget.minutes ? budget.minutes * 60_000 : undefined },
+        stop,
+        onStep: async ({ step, of, losses, elapsedMs, model }) => {
+          onStep(step, losses);
+          post({ id, type: 'step', step, of, losses, elapsedMs });
+          // A step's awaits resolve as microtasks: without a turn of the event loop here, the
+          // page's stop message would wait for the whole loop.
+          await new Promise((r) => setTimeout(r, 0));
+          if (step % previewEvery === 0 || step === of) {
+            const a = tf.tensor4d(shown.a, shown.shape);
+            const b = tf.tensor4d(shown.b, shown.shape);
+            const v = visuals(model, a, b);
+            const [realA, fakeB, recA] = await Promise.all([firstImage(a), firstImage(v.fakeB), firstImage(v.recA)]);
+            tf.dispose([a, b, v.fakeB, v.recA, v.fakeA, v.recB]);
+            post({ id, type: 'preview', step, realA, fakeB, recA }, [realA.data.buffer, fakeB.data.buffer, recA.data.buffer]);
+          }
+        },
+      });
       post({ id, type: 'phase', phase: 'uploading' });
-      return {
-        weights: (await exportWeights(model)) as Weights,
-        steps: done,
-        samples: done * t.batchSize,
-        losses: Object.fromEntries(Object.entries(sums).map(([k, v]) => [k, v / done])),
-      };
+      return local;
     } finally {
-      disposeCycleGAN(model);
-      pools.A.dispose();
-      pools.B.dispose();
+      stopSignal = null;
     }
   };
 }
@@ -159,7 +135,6 @@ async function handle(req: TrainerRequest): Promise<void> {
       return;
     }
     case 'contribute': {
-      stopMode = null;
       await ensureBackend();
       let totalBytes = 0;
       let sentBytes = 0;
@@ -228,9 +203,10 @@ async function handle(req: TrainerRequest): Promise<void> {
 let queue: Promise<void> = Promise.resolve();
 self.onmessage = (ev: MessageEvent<TrainerRequest>) => {
   const req = ev.data;
-  // A stop must reach the training now, not after it: it only sets the flag the loop reads.
+  // Stop is not queued: it must reach the lease that is training now.
   if (req.type === 'stop') {
-    stopMode = req.mode;
+    stopSignal?.stop(req.mode);
+    post({ id: req.id, type: 'stopping', training: stopSignal !== null });
     return;
   }
   queue = queue.then(() =>
@@ -240,7 +216,7 @@ self.onmessage = (ev: MessageEvent<TrainerRequest>) => {
         type: 'error',
         message: e instanceof Error ? e.message : String(e),
         ...(e instanceof RoundClientError ? { status: e.status } : {}),
-        ...(e instanceof Discarded ? { discarded: true } : {}),
+        ...(e instanceof LeaseDiscarded ? { discarded: true } : {}),
       });
     }),
   );
