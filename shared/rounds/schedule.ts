@@ -19,7 +19,8 @@
  *   - an unfinished schedule (its lr at the position is > 0): continue it at that position;
  *   - a finished one (lr 0), a converged import, or unknown provenance: the fine-tuning schedule
  *     (constant FINE_TUNE_LR from position 0), chosen by measurement (scripts/rounds-drift.ts);
- *   - an untrained placeholder (`meta.placeholder`): the round config's schedule from position 0.
+ *   - untrained networks (`meta.placeholder`, or `meta.source: 'init'` from the web app's Create):
+ *     the round config's schedule from position 0.
  */
 import { scheduleSplit } from '../train/schedule.ts';
 import { innerLrAt, type RoundConfig } from './protocol.ts';
@@ -93,6 +94,8 @@ export function roundScheduleFor(baseManifestMeta: unknown, cfg: RoundConfig, fi
       };
     return fine(`the pair's schedule (${rec.from}) is finished at step ${rec.position} of ${total}`);
   }
-  if (m.placeholder === true) return { position: 0, schedule: { ...cfg.schedule }, why: 'an untrained placeholder: the round schedule from step 0', kind: 'fresh' };
+  // An untrained start: the seed's placeholder, or a pair the web app created at its reference initialisation.
+  if (m.placeholder === true || m.source === 'init')
+    return { position: 0, schedule: { ...cfg.schedule }, why: 'untrained networks at their initialisation: the round schedule from step 0', kind: 'fresh' };
   return fine('the base does not say how it was trained');
 }

@@ -18,6 +18,7 @@ import { initValues, mulberry32 } from '../../shared/model/index.ts';
 import { roundPaths, type RoundStatus } from '../../shared/rounds/protocol.ts';
 import { specsOf } from '../../shared/train/cyclegan.ts';
 import { encodeCheckpoint } from '../../shared/weights/checkpoint.ts';
+import { encodeValidationSet } from '../../shared/gate/validation-set.ts';
 import { launchBrowser, type Browser } from './browser.ts';
 import { ROOT, startLocalServer, type LocalServer } from './server.ts';
 
@@ -69,9 +70,16 @@ beforeAll(async () => {
   await createPair(client, { slug: SLUG, title: 'Tiny contribution test', domainA: 'warm', domainB: 'cool', description: '', licence: 'CC0-1.0' });
   const config = presetConfig('tiny');
   const nets = Object.fromEntries(NETWORKS.map((net, i) => [net, Object.fromEntries(initValues(specsOf(config, net), 11 + i))]));
-  const ckpt = await encodeCheckpoint(config, nets);
+  // Untrained networks (what the web app's Create makes): its first round trains on the round's own schedule.
+  const ckpt = await encodeCheckpoint(config, nets, { meta: { source: 'init' } });
   await pushCheckpoint(client, SLUG, { where: 'memory', manifest: ckpt.manifest, fetchShard: async (h) => ckpt.shards.get(h)! });
   ownerToken = token;
+  // Rounds open once the pair holds validation images (the quality gate measures every round on them).
+  for (const [i, d] of (['A', 'B'] as const).entries()) {
+    const rand = mulberry32(90 + i);
+    const images = Array.from({ length: 8 }, () => ({ data: Uint8Array.from({ length: 32 * 32 * 3 }, () => Math.round(255 * rand())), width: 32, height: 32, channels: 3 as const }));
+    await client.request('PUT', `/api/pairs/${SLUG}/validation/${d}`, { body: encodeValidationSet(images) });
+  }
   await configureRound({ quorum: { min: 1, max: 1 }, train: { steps: 4, cropSize: 32, batchSize: 1 } });
   await mkdir(SCREENSHOTS, { recursive: true });
   browser = await launchBrowser();
@@ -131,12 +139,18 @@ describe('contributing from the browser', () => {
     expect(accepted).toHaveLength(1);
     expect(accepted[0].steps).toBe(3);
     expect(round.history.find((h) => h.kind === 'aggregated')?.version).toBe(2);
+    // The page follows the contribution to its end: merged into version 2, which passed the gate.
+    const outcome = await page.waitForSelector('[data-testid=contribution-outcome][data-state=merged]', { timeout: 60_000 });
+    expect(await outcome.textContent()).toContain('version 2');
 
-    // The pair page draws the history over versions.
+    // The pair page lists version 2 as passed, and draws the gate's measurements of versions 1 and 2
+    // (cycle error and realism: two curves of two points).
     await page.goto(`${server.url}/pairs/${SLUG}`);
     await page.waitForSelector('[data-testid=version-chart]');
     expect(await page.textContent('[data-testid=round-summary]')).toContain('opens round 2');
-    expect(await page.getAttribute('[data-testid=version-chart]', 'data-points')).toBe('2');
+    expect(await page.getAttribute('[data-testid=version-chart]', 'data-points')).toBe('4');
+    expect(await page.getAttribute('[data-testid=versions] li[data-version="2"]', 'data-gate')).toBe('passed');
+    expect(await page.getAttribute('[data-testid=round-verdict]', 'data-kind')).toBe('passed');
     await page.screenshot({ path: join(SCREENSHOTS, 'pair-round.png'), fullPage: true });
     expect(browser.errors).toEqual([]);
     await page.close();

@@ -2,6 +2,7 @@
  * Which schedule a round continues (shared/rounds/schedule.ts): decided from the base version's
  * manifest meta, as `stripes train`, `stripes push`, import-torch and rounds write it.
  */
+import type { CheckpointSource } from '../../cli/checkpoint-dir.ts';
 import { describe, expect, it } from 'vitest';
 import { DEFAULT_ROUND_CONFIG, innerLrAt } from '../../shared/rounds/protocol.ts';
 import { FINE_TUNE_SCHEDULE, roundScheduleFor, scheduleAfterRound, trainScheduleMeta } from '../../shared/rounds/schedule.ts';
@@ -52,7 +53,7 @@ describe('roundScheduleFor', () => {
 describe('stripes push', () => {
   it('adds meta.schedule to a checkpoint from an older stripes train, and leaves others alone', async () => {
     const { withScheduleMeta } = await import('../../cli/commands/push.ts');
-    const source = (meta?: Record<string, unknown>) => ({ where: 'x', manifest: { meta } as never });
+    const source = (meta?: Record<string, unknown>) => ({ where: 'x', manifest: { meta } }) as unknown as CheckpointSource;
     const old = withScheduleMeta(source({ trainedBy: 'stripes train', iterations: 1500, totalIterations: 1500 }));
     expect(old.manifest.meta).toMatchObject({ iterations: 1500, schedule: { lr: 2e-4, constantSteps: 750, decaySteps: 750, position: 1500 } });
     const recorded = source({ ...trainScheduleMeta(10, 20, 1e-4) });

@@ -143,6 +143,8 @@ export type StopMode = 'upload' | 'discard';
 export type TrainerPhase = 'leasing' | 'downloading' | 'preparing' | 'training' | 'uploading' | 'committing';
 
 export interface ContributeResult {
+  /** The lease the contribution was committed under (to follow what became of it). */
+  lease: string;
   round: number;
   baseVersion: number;
   steps: number;

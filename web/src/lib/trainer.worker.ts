@@ -161,6 +161,7 @@ async function handle(req: TrainerRequest): Promise<void> {
       post({
         id: req.id,
         type: 'contributed',
+        lease: summary.lease,
         round: summary.round,
         baseVersion: summary.baseVersion,
         steps: summary.steps,
