@@ -13,7 +13,6 @@
  * The metrics of each are printed (the closing note and docs/gate.md quote them). Sybils (one
  * token, many leases) are stopped before any of this: test/worker/rounds-gate.test.ts.
  */
-import { existsSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { readCheckpointDir } from '../../cli/checkpoint-dir.ts';
@@ -43,7 +42,7 @@ const scaleTo = (x: Float32Array, n: number) => {
   return x.map((v) => v * k);
 };
 
-describe.runIf(existsSync(join(DEMO, 'validation', 'A')))('attacks on a trained pair (the demo)', () => {
+describe('attacks on a trained pair (the demo)', () => {
   it('each is refused at commit or rejected by the gate; an honest-sized nudge passes', { timeout: 300_000 }, async () => {
     const ckpt = await readCheckpointDir(join(DEMO, 'checkpoint'));
     const config = ckpt.manifest.config;

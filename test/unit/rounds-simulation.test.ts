@@ -6,8 +6,10 @@
  * the base version's meta (a fresh placeholder: the config schedule from step 0, lr 2e-4). See
  * test/rounds/simulate.ts.
  *
- * 1. Honest rounds bring the pair closer to the known truth (a colour grade) than round 0, and
- *    every honest delta stays far inside the round's hard norm bound.
+ * 1. Honest rounds bring the pair closer to the known truth (a colour grade) than round 0, every
+ *    honest delta stays far inside the round's hard norm bound, and every round's candidate passes
+ *    the quality gate on held-out validation images (shared/gate/, as the round's Durable Object
+ *    judges it).
  * 2. Collaborative vs solo at CI size, on three seeds: 2 contributors × 5 rounds × 16 inner steps
  *    end within 10% of one trainer holding all their data for the same 160 steps.
  *
@@ -18,7 +20,9 @@
  */
 import { beforeAll, describe, expect, it } from 'vitest';
 import { useBackend } from '../../cli/tf-backend.ts';
-import { dataset, simulate, solo, type RoundCandidate } from '../rounds/simulate.ts';
+import { evaluatePair, judge } from '../../shared/gate/judge.ts';
+import { toleranceFor } from '../../worker/rounds/gate-runner.ts';
+import { CONFIG, dataset, simulate, solo, type RoundCandidate } from '../rounds/simulate.ts';
 
 const CI = { contributors: 2, rounds: 5, steps: 16, crop: 32 } as const;
 
@@ -30,6 +34,12 @@ describe('simulated community rounds', () => {
 
   it('bring the current version closer to the true mapping than round 0', { timeout: 900_000 }, async () => {
     const candidates: RoundCandidate[] = [];
+    const verdicts: string[] = [];
+    // Held-out validation images of both domains, never trained on (their own dataset seed).
+    const val = dataset(77, 8, CI.crop);
+    const asSet = (images: Uint8Array[]) => ({ count: images.length, height: CI.crop, width: CI.crop, images: images.map((u) => Float32Array.from(u, (v) => v / 127.5 - 1)) });
+    const [valA, valB] = [asSet(val.A.images), asSet(val.B.images)];
+    const gate = (w: RoundCandidate['base']) => evaluatePair(CONFIG.generator, w.G_AB, w.G_BA, valA, valB);
     const { distances, maxBoundRatio } = await simulate({
       ...CI,
       seed: 3,
@@ -37,14 +47,16 @@ describe('simulated community rounds', () => {
       backend: 'wasm',
       onCandidate: (c) => {
         candidates.push(c);
-        // ── QUALITY GATE ────────────────────────────────────────────────────────────────────
-        // When shared/gate/ lands: "and each round passes the quality gate", e.g.
-        //   expect(judge(await gateMetrics(c.candidate), await gateMetrics(c.base)).accepted).toBe(true);
-        // ─────────────────────────────────────────────────────────────────────────────────────
+        // The round's quality gate, as the Durable Object runs it: round 1 builds on untrained
+        // networks (finiteness only), every later round on a trained version (full tolerance).
+        const verdict = judge(gate(c.candidate), gate(c.base), toleranceFor(c.round === 1 ? 'fresh' : 'continue'));
+        verdicts.push(`round ${c.round}: ${verdict.pass ? 'passed' : `rejected (${verdict.reasons.join(' ')})`}`);
       },
     });
     console.log(`mean |G_AB(a) − truth(a)| by round: ${distances.map((d) => d.toFixed(4)).join(' → ')}; largest ‖δ‖/bound ${maxBoundRatio.toFixed(3)}`);
+    console.log(`quality gate: ${verdicts.join('; ')}`);
     expect(candidates.map((c) => c.round)).toEqual([1, 2, 3, 4, 5]);
+    expect(verdicts.every((v) => v.endsWith('passed')), verdicts.join('\n')).toBe(true);
     expect(distances.at(-1)!).toBeLessThan(0.95 * distances[0]);
     expect(maxBoundRatio).toBeLessThan(0.5);
   });

@@ -10,6 +10,8 @@
  *   apart and bounded on their own, REJECTION_ROWS), `contributions` (where each lease ended up,
  *   CONTRIBUTION_ROWS), `gate_parts` (the quality gate's per-image results while it runs).
  */
+// Imported rather than global so that Node-side code (the gate's tests) can type-check this module too.
+import type { DurableObjectStorage } from '@cloudflare/workers-types';
 import { DEFAULT_ROUND_CONFIG, type ContributionStatus, type HistoryEntry, type Rejection, type RoundConfig } from '../../shared/rounds/protocol.ts';
 import { FIRST_ROUND, type LeaseRecord, type RoundState } from './state.ts';
 
