@@ -103,7 +103,7 @@ describe('contributing from the browser', () => {
     await page.goto(`${server.url}/pairs/${SLUG}`);
     // The pair page shows the round and leads to the Contribute page.
     await page.waitForSelector('[data-testid=round-summary]');
-    expect(await page.textContent('[data-testid=round-summary]')).toContain('opens round 1 (1 contribution needed');
+    expect(await page.textContent('[data-testid=round-summary]')).toContain('opens round 1 (1 contributor needed');
     await page.click('[data-testid=contribute-link]');
     await page.waitForSelector('[data-testid=contribute-privacy]');
     expect(page.url()).toBe(`${server.url}/pairs/${SLUG}/contribute`);
@@ -181,7 +181,10 @@ describe('contributing from the browser', () => {
   });
 
   it('says why when the round turns a contribution away, and the round is unchanged', async () => {
-    const before = await getJson<RoundStatus>(roundPaths.round(SLUG));
+    // The previous test's round may still be closing (building, then its gate): wait until it rests.
+    let before = await getJson<RoundStatus>(roundPaths.round(SLUG));
+    for (const t0 = Date.now(); before.state !== 'idle' && before.state !== 'open' && Date.now() - t0 < 60_000; await new Promise((r) => setTimeout(r, 300)))
+      before = await getJson<RoundStatus>(roundPaths.round(SLUG));
     const page = await browser.context.newPage();
     // A token the server never issued: the lease is refused before anything is trained or sent.
     await page.addInitScript(() => localStorage.setItem('stripes.token', 'not-a-real-token'));
