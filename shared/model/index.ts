@@ -22,6 +22,7 @@ export {
   INSTANCE_NORM_EPS,
 } from './ops.ts';
 export * from './config.ts';
-export * from './student.ts';
+export * from './student-config.ts';
+export { mobileGenerator } from './student.ts';
 export { generatorMacs, mobileGeneratorMacs } from './macs.ts';
 export * from './param-specs.ts';
