@@ -5,13 +5,14 @@
  */
 import type { Command } from './command.ts';
 import { command as contribute } from './commands/contribute.ts';
+import { command as distill } from './commands/distill.ts';
 import { command as importTorch } from './commands/import-torch.ts';
 import { command as push } from './commands/push.ts';
 import { command as train } from './commands/train.ts';
 import { command as translate } from './commands/translate.ts';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.ts';
 
-const COMMANDS: Command[] = [importTorch, translate, push, train, contribute];
+const COMMANDS: Command[] = [importTorch, translate, push, train, distill, contribute];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

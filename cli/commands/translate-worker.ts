@@ -11,12 +11,14 @@ import { dirname } from 'node:path';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { GeneratorConfig } from '../../shared/model/config.ts';
+import type { StudentConfig } from '../../shared/model/student-config.ts';
 import type { NetworkParams } from '../../shared/weights/checkpoint.ts';
 import { decodeImage, encodePng, ImageError, type RgbImage } from '../image-io.ts';
 import type { NodeBackend } from '../tf-backend.ts';
 
 export interface TranslatorInit {
-  config: GeneratorConfig;
+  /** The pair's generator's config, or a distilled student's (`arch` set: the `fast` variant). */
+  config: GeneratorConfig | StudentConfig;
   params: NetworkParams;
   backend: NodeBackend;
 }
@@ -41,11 +43,17 @@ export async function createTranslator(init: TranslatorInit) {
   const { useBackend } = await import('../tf-backend.ts');
   const { generator } = await import('../../shared/model/generator.ts');
   const { generatorParamSpecs } = await import('../../shared/model/param-specs.ts');
+  const { mobileGenerator } = await import('../../shared/model/student.ts');
+  const { studentParamSpecs } = await import('../../shared/model/student-config.ts');
+  const cfg = init.config;
+  const isStudent = 'arch' in cfg;
+  const specs = isStudent ? studentParamSpecs(cfg) : generatorParamSpecs(cfg);
+  const net = (p: Record<string, Tensor>, x: Parameters<typeof generator>[2]) => (isStudent ? mobileGenerator(p, cfg, x) : generator(p, cfg, x));
   // PROD silences tfjs-backend-cpu's "install tfjs-node" banner on stderr, which would read as a problem.
   tf.env().set('PROD', true);
   await useBackend(init.backend);
   const params: Record<string, Tensor> = {};
-  for (const s of generatorParamSpecs(init.config)) params[s.name] = tf.tensor(init.params[s.name], s.shape, 'float32');
+  for (const s of specs) params[s.name] = tf.tensor(init.params[s.name], s.shape, 'float32');
 
   function translateImage(img: RgbImage, what: string): RgbImage {
     const { width: w, height: h } = img;
@@ -56,7 +64,7 @@ export async function createTranslator(init: TranslatorInit) {
     const y = tf.tidy(() => {
       const x = tf.sub(tf.div(tf.tensor4d(Float32Array.from(img.data), [1, h, w, 3]), 127.5), 1) as Tensor;
       const padded = ph || pw ? tf.mirrorPad(x, [[0, 0], [0, ph], [0, pw], [0, 0]], 'reflect') : x;
-      const out = generator(params, init.config, padded as never);
+      const out = net(params, padded as never);
       return ph || pw ? tf.slice(out, [0, 0, 0, 0], [1, h, w, 3]) : out;
     });
     const v = y.dataSync() as Float32Array;
