@@ -8,6 +8,7 @@ import { studentParamSpecs, type StudentConfig } from '../../shared/model/studen
 import { decodeGroup, encodeCheckpoint, encodeFastVariant, type NetworkParams } from '../../shared/weights/checkpoint.ts';
 import { float16ToFloat32, float32ToFloat16 } from '../../shared/weights/float16.ts';
 import { allShards, specsFor, validateManifest } from '../../shared/weights/manifest.ts';
+import { defaultQuality, fastGroupToFetch, hasFast } from '../../web/src/lib/weights.ts';
 
 const config = presetConfig('tiny');
 const student: StudentConfig = { arch: 'mobile-resnet', ngf: 2, nBlocks: 2 };
@@ -73,5 +74,25 @@ describe('the fast (distilled student) variant', () => {
   it('decoding a fast generator a checkpoint lacks says what it holds', async () => {
     const { manifest, shards } = await encodeCheckpoint(config, { G_AB: teacher('G_AB', 1) });
     await expect(decodeGroup(manifest, 'G_AB', async (h) => shards.get(h)!, { variant: 'fast' })).rejects.toThrow(/no fast G_AB group/);
+  });
+});
+
+describe('the web app picks the fast variant', () => {
+  it('by default on WASM and software GPUs, the full generator on a real GPU', () => {
+    expect(defaultQuality('wasm')).toBe('fast');
+    expect(defaultQuality(null)).toBe('fast');
+    expect(defaultQuality('webgl', true)).toBe('fast');
+    expect(defaultQuality('webgpu', true)).toBe('fast');
+    expect(defaultQuality('webgpu')).toBe('full');
+    expect(defaultQuality('webgl')).toBe('full');
+  });
+
+  it('finds the student group and its config, or says there is none', async () => {
+    const { manifest } = await withFast();
+    expect(hasFast(manifest, 'G_BA')).toBe(true);
+    expect(fastGroupToFetch(manifest, 'G_AB')).toEqual({ group: manifest.variants!.fast!.groups.G_AB, config: student });
+    delete manifest.variants!.fast;
+    expect(hasFast(manifest, 'G_AB')).toBe(false);
+    expect(fastGroupToFetch(manifest, 'G_AB')).toBeNull();
   });
 });

@@ -33,11 +33,17 @@ export type TranslatorRequest =
       direction: Direction;
       /** Absolute URL prefix a shard's hash is appended to. */
       shardBase: string;
+      /** `fast`: the distilled student where the version has one; `full` (default): the pair's generator. */
+      quality?: Quality;
     }
-  | { id: number; type: 'translate'; modelKey: string; direction: Direction; image: Pixels };
+  | { id: number; type: 'translate'; modelKey: string; direction: Direction; image: Pixels; quality?: Quality };
+
+/** Which generator translates: the distilled student (`fast`) or the pair's own (`full`, shown as "Best"). */
+export type Quality = 'fast' | 'full';
 
 export interface LoadResult {
-  variant: 'float16' | 'float32';
+  /** `fast`: the distilled student (float16); otherwise the pair's generator in this precision. */
+  variant: 'fast' | 'float16' | 'float32';
   totalBytes: number;
   /** Bytes that came over the network; 0 on a warm cache. */
   networkBytes: number;

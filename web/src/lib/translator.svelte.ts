@@ -10,6 +10,7 @@ import type {
   BackendName,
   LoadResult,
   Pixels,
+  Quality,
   TranslateResult,
   TranslatorReply,
   TranslatorRequest,
@@ -89,12 +90,12 @@ export class Translator {
     });
   }
 
-  /** Downloads (or reads from cache) the generator for a direction. */
-  load(modelKey: string, manifest: CheckpointManifest, direction: Direction, shardBase: string): Promise<LoadResult> {
+  /** Downloads (or reads from cache) the generator for a direction: the pair's own, or its distilled student with quality 'fast'. */
+  load(modelKey: string, manifest: CheckpointManifest, direction: Direction, shardBase: string, quality?: Quality): Promise<LoadResult> {
     return this.#tracked(async () => {
       this.progress = null;
       try {
-        const reply = await this.#send('load', { modelKey, manifest: $state.snapshot(manifest), direction, shardBase });
+        const reply = await this.#send('load', { modelKey, manifest: $state.snapshot(manifest), direction, shardBase, quality });
         if (reply.type !== 'loaded') throw new Error(`unexpected reply ${reply.type}`);
         const { id: _id, type: _type, ...result } = reply;
         return result;
@@ -105,10 +106,10 @@ export class Translator {
   }
 
   /** Translates pixels on the device; the input buffer is copied, the result is new. */
-  translate(modelKey: string, direction: Direction, image: Pixels): Promise<TranslateResult> {
+  translate(modelKey: string, direction: Direction, image: Pixels, quality?: Quality): Promise<TranslateResult> {
     return this.#tracked(async () => {
       const copy = { width: image.width, height: image.height, data: new Uint8ClampedArray(image.data) };
-      const reply = await this.#send('translate', { modelKey, direction, image: copy }, [copy.data.buffer]);
+      const reply = await this.#send('translate', { modelKey, direction, image: copy, quality }, [copy.data.buffer]);
       if (reply.type !== 'translated') throw new Error(`unexpected reply ${reply.type}`);
       this.backend = reply.backend;
       const { id: _id, type: _type, ...result } = reply;
