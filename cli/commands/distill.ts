@@ -188,6 +188,8 @@ function specFromArgs(p: Parsed, teacher: CheckpointManifest): DistillSpec {
   };
   if (spec.cropSize > spec.loadSize) throw usageError(NAME, `--crop-size ${spec.cropSize} is larger than --load-size ${spec.loadSize}`);
   if (spec.cropSize % 4 !== 0) throw usageError(NAME, `--crop-size must be a multiple of 4, got ${spec.cropSize}`);
+  if (spec.ganWeight > 0 && spec.cropSize < 24)
+    throw usageError(NAME, `--crop-size ${spec.cropSize} is too small for the teacher's PatchGAN (use at least 24, or --gan-weight 0)`);
   return spec;
 }
 

@@ -72,6 +72,8 @@ export interface Distiller {
 }
 
 const key = (net: string, p: string) => `${net}/${p}`;
+/** Variable names must be unique in the engine; several distillers (tests) may live at once. */
+let distillers = 0;
 
 function constants(specs: { name: string; shape: number[] }[], values: NetParams | undefined, what: string): Params {
   if (!values) throw new Error(`distill: the teacher has no ${what}`);
@@ -84,12 +86,12 @@ function constants(specs: { name: string; shape: number[] }[], values: NetParams
   return out;
 }
 
-function variables(net: string, specs: { name: string; shape: number[] }[], values: NetParams): Record<string, Variable> {
+function variables(run: number, net: string, specs: { name: string; shape: number[] }[], values: NetParams): Record<string, Variable> {
   const out: Record<string, Variable> = {};
   for (const s of specs) {
     const v = values[s.name];
     if (!v || v.length !== s.shape.reduce((a, b) => a * b, 1)) throw new Error(`distill: ${net} "${s.name}" is missing or misshapen`);
-    out[s.name] = tf.variable(tf.tensor(v, s.shape, 'float32'), true, `distill/${key(net, s.name)}/${Math.random().toString(36).slice(2)}`);
+    out[s.name] = tf.variable(tf.tensor(v, s.shape, 'float32'), true, `distill${run}/${key(net, s.name)}`);
   }
   return out;
 }
@@ -113,17 +115,18 @@ export function createDistiller(o: DistillerOptions): Distiller {
   const gSpecs = generatorParamSpecs(o.teacherConfig.generator);
   const dSpecs = discriminatorParamSpecs(o.teacherConfig.discriminator);
   const sSpecs = studentParamSpecs(o.studentConfig);
+  const run = ++distillers;
 
   const teacher = {
     G_AB: constants(gSpecs, o.teacher.G_AB, 'G_AB'),
     G_BA: constants(gSpecs, o.teacher.G_BA, 'G_BA'),
   };
   const initial = (net: GeneratorName, i: number) => o.resumeFrom?.students[net] ?? Object.fromEntries(initValues(sSpecs, o.seed + i));
-  const students = { G_AB: variables('G_AB', sSpecs, initial('G_AB', 0)), G_BA: variables('G_BA', sSpecs, initial('G_BA', 1)) };
+  const students = { G_AB: variables(run, 'G_AB', sSpecs, initial('G_AB', 0)), G_BA: variables(run, 'G_BA', sSpecs, initial('G_BA', 1)) };
   const discs = adversarial
     ? {
-        D_A: variables('D_A', dSpecs, o.resumeFrom?.discriminators?.D_A ?? o.teacher.D_A!),
-        D_B: variables('D_B', dSpecs, o.resumeFrom?.discriminators?.D_B ?? o.teacher.D_B!),
+        D_A: variables(run, 'D_A', dSpecs, o.resumeFrom?.discriminators?.D_A ?? o.teacher.D_A!),
+        D_B: variables(run, 'D_B', dSpecs, o.resumeFrom?.discriminators?.D_B ?? o.teacher.D_B!),
       }
     : undefined;
   const sFlat = flat(students);
@@ -201,10 +204,7 @@ export function createDistiller(o: DistillerOptions): Distiller {
       return scalarsOf(parts);
     },
     translate(realA, realB) {
-      return tf.tidy(() => {
-        const r = { teacherB: T('G_AB', realA), studentB: S('G_AB', realA), teacherA: T('G_BA', realB), studentA: S('G_BA', realB) };
-        return r;
-      });
+      return tf.tidy(() => ({ teacherB: T('G_AB', realA), studentB: S('G_AB', realA), teacherA: T('G_BA', realB), studentA: S('G_BA', realB) }));
     },
     async exportState() {
       const state: DistillState = {
