@@ -81,7 +81,10 @@ describe('stripes distill', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(existsSync(join(s.dir, 'fast.png'))).toBe(true);
-  }, 240_000);
+    const none = stripes('translate', '--model', s.teacher, '--in', join(s.a, '0000.png'), '--out', join(s.dir, 'none.png'), '--variant', 'fast');
+    expect(none.code).toBe(1);
+    expect(none.stderr).toMatch(/--variant fast: .* has no distilled G_AB \(make one with stripes distill\), use --variant full/);
+  }, 600_000);
 
   it('refuses bad input in one line, writing nothing', async () => {
     const s = await setup();
