@@ -8,7 +8,7 @@
  *   slows both alike; medians of N after one warm-up each;
  * - MACs of both networks at those sizes (shared/model/macs.ts).
  *
- *   node --import tsx scripts/demo-pair/measure-fast.ts MODEL_DIR TEST_A TEST_B [runs]
+ *   node --import tsx scripts/demo-pair/measure-fast.ts MODEL_DIR TEST_A TEST_B [runs]   (runs 0: PSNR only)
  *   e.g. node --import tsx scripts/demo-pair/measure-fast.ts demo/checkpoint .demo-data/data/testA .demo-data/data/testB 5
  */
 import { readdirSync, readFileSync } from 'node:fs';
@@ -68,7 +68,7 @@ for (const [direction, dir] of [['AtoB', testA], ['BtoA', testB]] as Array<[Dire
   console.log(
     `${direction} (${net}): PSNR student vs teacher over ${scores.length} held-out ${set[0].img.width}×${set[0].img.height} images: mean ${mean.toFixed(2)} dB, min ${Math.min(...scores).toFixed(2)}, max ${Math.max(...scores).toFixed(2)}`,
   );
-  for (const size of [256, 512]) {
+  for (const size of runs > 0 ? [256, 512] : []) {
     const base = set[0].img;
     const img: RgbImage = size === base.width ? base : { width: size, height: size, data: resizeBicubicRGB(base.data, base.width, base.height, size, size) };
     const times = { teacher: [] as number[], student: [] as number[] };
