@@ -5,6 +5,7 @@
  */
 import type { Command } from './command.ts';
 import { command as contribute } from './commands/contribute.ts';
+import { command as distill } from './commands/distill.ts';
 import { command as importTorch } from './commands/import-torch.ts';
 import { command as push } from './commands/push.ts';
 import { command as train } from './commands/train.ts';
@@ -13,7 +14,7 @@ import { command as validation } from './commands/validation.ts';
 import { command as versions } from './commands/versions.ts';
 import { CliError, EXIT_FAILURE, EXIT_USAGE } from './errors.ts';
 
-const COMMANDS: Command[] = [importTorch, translate, push, train, contribute, validation, versions];
+const COMMANDS: Command[] = [importTorch, translate, push, train, distill, contribute, validation, versions];
 
 function usage(): string {
   const width = Math.max(...COMMANDS.map((c) => c.name.length));

@@ -14,6 +14,8 @@ Import it from other scripts with:
 
 Functions:
     resnet_generator(ngf, n_blocks)        -> nn.Module   (input/output NCHW, 3 channels)
+    mobile_resnet_generator(ngf, n_blocks) -> nn.Module   the distilled student (GAN Compression's
+                                                          MobileResnetGenerator: separable blocks)
     nlayer_discriminator(ndf, n_layers)    -> nn.Module
     init_weights(net)                      normal(0, 0.02) weights, zero biases (the reference's 'normal' init)
     state_dict_to_stripes(sd)              {name: np.float32 array in Stripes/TF.js layout}
@@ -118,6 +120,56 @@ class NLayerDiscriminator(nn.Module):
         return self.model(x)
 
 
+class SeparableConv2d(nn.Module):
+    """GAN Compression's separable conv: depthwise k×k (groups = channels), InstanceNorm, pointwise 1×1."""
+
+    def __init__(self, dim_in: int, dim_out: int, kernel_size: int = 3):
+        super().__init__()
+        self.conv = nn.Sequential(
+            nn.Conv2d(dim_in, dim_in, kernel_size=kernel_size, padding=0, groups=dim_in, bias=True),
+            _norm(dim_in),
+            nn.Conv2d(dim_in, dim_out, kernel_size=1, bias=True),
+        )
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class MobileResnetBlock(nn.Module):
+    """Sequential indices 0..7: pad, separable conv (1), IN, ReLU, Dropout(0), pad, separable conv (6), IN; plus the skip."""
+
+    def __init__(self, dim: int):
+        super().__init__()
+        self.conv_block = nn.Sequential(
+            nn.ReflectionPad2d(1),
+            SeparableConv2d(dim, dim),
+            _norm(dim),
+            nn.ReLU(True),
+            nn.Dropout(0.0),
+            nn.ReflectionPad2d(1),
+            SeparableConv2d(dim, dim),
+            _norm(dim),
+        )
+
+    def forward(self, x):
+        return x + self.conv_block(x)
+
+
+class MobileResnetGenerator(ResnetGenerator):
+    """The ResNet generator's stem, down- and upsampling and head, with MobileResnetBlocks (same indices)."""
+
+    def __init__(self, ngf: int = 64, n_blocks: int = 9):
+        super().__init__(ngf=ngf, n_blocks=n_blocks)
+        layers = list(self.model)
+        for i in range(n_blocks):
+            layers[10 + i] = MobileResnetBlock(ngf * 4)
+        self.model = nn.Sequential(*layers)
+
+
+def mobile_resnet_generator(ngf: int, n_blocks: int) -> MobileResnetGenerator:
+    return MobileResnetGenerator(ngf=ngf, n_blocks=n_blocks)
+
+
 def resnet_generator(ngf: int, n_blocks: int) -> ResnetGenerator:
     return ResnetGenerator(ngf=ngf, n_blocks=n_blocks)
 
@@ -137,11 +189,18 @@ def init_weights(net: nn.Module, gain: float = 0.02) -> nn.Module:
 
 
 def conv_kinds(net: nn.Module) -> dict[str, str]:
-    """state_dict key -> 'conv' | 'convTranspose' | 'bias', the roles of param-specs.ts."""
+    """state_dict key -> 'conv' | 'convTranspose' | 'depthwise' | 'bias', the roles of param-specs.ts."""
     kinds: dict[str, str] = {}
     for name, m in net.named_modules():
         if isinstance(m, (nn.Conv2d, nn.ConvTranspose2d)):
-            kinds[f"{name}.weight"] = "convTranspose" if isinstance(m, nn.ConvTranspose2d) else "conv"
+            if isinstance(m, nn.ConvTranspose2d):
+                kinds[f"{name}.weight"] = "convTranspose"
+            elif m.groups > 1:
+                if m.groups != m.in_channels or m.out_channels != m.in_channels:
+                    raise ValueError(f"{name}: only depthwise grouped convs (groups = channels) are supported")
+                kinds[f"{name}.weight"] = "depthwise"
+            else:
+                kinds[f"{name}.weight"] = "conv"
             if m.bias is not None:
                 kinds[f"{name}.bias"] = "bias"
     return kinds
@@ -154,6 +213,8 @@ def to_stripes(tensor: torch.Tensor, kind: str) -> np.ndarray:
         t = t.permute(2, 3, 1, 0)
     elif kind == "convTranspose":  # [in, out, kh, kw] -> [kh, kw, out, in]
         t = t.permute(2, 3, 1, 0)
+    elif kind == "depthwise":  # [channels, 1, kh, kw] -> [kh, kw, channels, 1]
+        t = t.permute(2, 3, 0, 1)
     elif kind != "bias":
         raise ValueError(f"unknown parameter kind {kind!r}")
     return np.ascontiguousarray(t.cpu().numpy().astype(np.float32))

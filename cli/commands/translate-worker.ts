@@ -12,12 +12,14 @@ import { isMainThread, parentPort, Worker, workerData } from 'node:worker_thread
 import type { Tensor } from '@tensorflow/tfjs-core';
 import type { GeneratorConfig } from '../../shared/model/config.ts';
 import { MIN_SIDE } from '../../shared/model/pixels.ts';
+import type { StudentConfig } from '../../shared/model/student-config.ts';
 import type { NetworkParams } from '../../shared/weights/checkpoint.ts';
 import { decodeImage, encodePng, ImageError, type RgbImage } from '../image-io.ts';
 import type { NodeBackend } from '../tf-backend.ts';
 
 export interface TranslatorInit {
-  config: GeneratorConfig;
+  /** The pair's generator's config, or a distilled student's (`arch` set: the `fast` variant). */
+  config: GeneratorConfig | StudentConfig;
   params: NetworkParams;
   backend: NodeBackend;
   /**
@@ -52,16 +54,22 @@ export async function createTranslator(init: TranslatorInit) {
   const { generatorParamSpecs } = await import('../../shared/model/param-specs.ts');
   const { cropOutput, floatsToBytes, toInput } = await import('../../shared/model/pixels.ts');
   const { generatorTiled, planTiles } = await import('../../shared/model/tiled.ts');
+  const { mobileGenerator } = await import('../../shared/model/student.ts');
+  const { studentParamSpecs } = await import('../../shared/model/student-config.ts');
+  const cfg = init.config;
+  const isStudent = 'arch' in cfg;
+  const specs = isStudent ? studentParamSpecs(cfg) : generatorParamSpecs(cfg);
+  const net = (p: Record<string, Tensor>, x: Parameters<typeof generator>[2]) => (isStudent ? mobileGenerator(p, cfg, x) : generator(p, cfg, x));
   // PROD silences tfjs-backend-cpu's "install tfjs-node" banner on stderr, which would read as a problem.
   tf.env().set('PROD', true);
   await useBackend(init.backend);
   const params: Record<string, Tensor> = {};
-  for (const s of generatorParamSpecs(init.config)) params[s.name] = tf.tensor(init.params[s.name], s.shape, 'float32');
+  for (const s of specs) params[s.name] = tf.tensor(init.params[s.name], s.shape, 'float32');
 
   /** Whether an image is translated in tiles, and with which tile side. */
   function tiling(w: number, h: number): number | null {
     if (init.tile === 0) return null;
-    const plan = planTiles(w, h, init.config, init.tile);
+    const plan = planTiles(w, h, init.config as GeneratorConfig, init.tile);
     return plan.tilesPerPass > 1 ? plan.tile : null;
   }
 
@@ -69,12 +77,13 @@ export async function createTranslator(init: TranslatorInit) {
     const { width: w, height: h } = img;
     if (w < MIN_SIDE || h < MIN_SIDE)
       throw new ImageError(`${what}: image is ${w}×${h}; translating needs sides of at least ${MIN_SIDE} pixels`);
-    const tile = tiling(w, h);
+    // The tiled path runs the pair's generator; a distilled student is small enough to run whole.
+    const tile = isStudent ? null : tiling(w, h);
     if (tile !== null) {
-      const out = await generatorTiled(params, init.config, { width: w, height: h, channels: 3, data: img.data }, { tile });
+      const out = await generatorTiled(params, cfg as GeneratorConfig, { width: w, height: h, channels: 3, data: img.data }, { tile });
       return { width: w, height: h, data: out.data as Uint8Array };
     }
-    const y = tf.tidy(() => cropOutput(generator(params, init.config, toInput({ width: w, height: h, channels: 3, data: img.data })), w, h));
+    const y = tf.tidy(() => cropOutput(net(params, toInput({ width: w, height: h, channels: 3, data: img.data })), w, h));
     const v = y.dataSync() as Float32Array;
     y.dispose();
     return { width: w, height: h, data: floatsToBytes(v, w, h, 3) as Uint8Array };

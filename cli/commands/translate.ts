@@ -22,7 +22,10 @@ const NAME = 'translate';
 const DIRECTIONS: readonly Direction[] = ['AtoB', 'BtoA'];
 const BACKENDS: readonly NodeBackend[] = ['wasm', 'cpu'];
 
-const usage = `usage: stripes translate --model DIR|URL --in FILE|DIR --out FILE|DIR [--direction AtoB|BtoA] [--backend wasm|cpu] [--jobs N] [--tile N|auto]
+const VARIANTS = ['fast', 'full'] as const;
+type Variant = (typeof VARIANTS)[number];
+
+const usage = `usage: stripes translate --model DIR|URL --in FILE|DIR --out FILE|DIR [--direction AtoB|BtoA] [--variant fast|full] [--backend wasm|cpu] [--jobs N] [--tile N|auto]
 
 Translates PNG or JPEG images with a checkpoint's generator and writes PNGs at each image's own
 size (sides that are not a multiple of 4 are reflection-padded for the network and cropped back).
@@ -35,6 +38,8 @@ Options:
   --in FILE|DIR      an image, or a folder of .png/.jpg/.jpeg images (not recursive)
   --out FILE|DIR     the output PNG, or a folder for <name>.png per input
   --direction D      AtoB (G_AB, the default) or BtoA (G_BA)
+  --variant V        fast: the distilled student (stripes distill), full: the pair's generator;
+                     default fast when the checkpoint has one (wasm and cpu are CPU backends)
   --backend B        TF.js backend: wasm (the default) or cpu
   --jobs N           worker threads for a folder (default: one per core)
   --tile N|auto      tile side in pixels for big images (at least ${MIN_TILE}), 0 to never tile,
@@ -153,6 +158,7 @@ export const command: Command = {
         in: { type: 'string' },
         out: { type: 'string' },
         direction: { type: 'string', default: 'AtoB' },
+        variant: { type: 'string' },
         backend: { type: 'string', default: 'wasm' },
         jobs: { type: 'string' },
         tile: { type: 'string', default: 'auto' },
@@ -180,13 +186,18 @@ export const command: Command = {
     const { jobs, folder } = await planJobs(input, output);
     const source = await openModelSource(model);
     const net = GENERATOR_FOR[direction];
+    const fast = source.manifest.variants?.fast;
+    // Both Node backends run on the CPU, where the student's ≥10× fewer MACs matter most.
+    const variant: Variant = values.variant === undefined ? (fast?.groups[net] ? 'fast' : 'full') : oneOf(NAME, 'variant', values.variant, VARIANTS);
+    if (variant === 'fast' && !fast?.groups[net])
+      throw new CliError(`--variant fast: ${model} has no distilled ${net} (make one with stripes distill), use --variant full`);
     let params;
     try {
-      params = await decodeGroup(source.manifest, net, (h) => source.fetchShard(h));
+      params = await decodeGroup(source.manifest, net, (h) => source.fetchShard(h), variant === 'fast' ? { variant: 'fast' } : {});
     } catch (e) {
       throw new CliError(`${model}: ${(e as Error).message}`);
     }
-    const init: TranslatorInit = { config: source.manifest.config.generator, params, backend, tile };
+    const init: TranslatorInit = { config: variant === 'fast' ? fast!.config : source.manifest.config.generator, params, backend, tile };
 
     if (!folder) {
       const t = await createTranslator(init);

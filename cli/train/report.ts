@@ -72,7 +72,7 @@ export type SampleName = (typeof SAMPLE_NAMES)[number];
 export interface ReportRow {
   iter: number;
   /** Paths relative to the report, one per sample name. */
-  images: Record<SampleName, string>;
+  images: Record<SampleName, string> | Record<string, string>;
 }
 
 export interface LossGroup {
@@ -191,6 +191,8 @@ export interface ReportInput {
   /** Saved checkpoints, in training order. */
   rows: ReportRow[];
   history: Array<{ iter: number; values: Record<string, number> }>;
+  /** The columns of a sample row (default SAMPLE_NAMES; stripes distill shows teacher and student). */
+  samples?: readonly string[];
 }
 
 export function renderReport(r: ReportInput): string {
@@ -200,8 +202,8 @@ export function renderReport(r: ReportInput): string {
     .reverse()
     .map(
       (row) =>
-        `<h3>iteration ${row.iter}</h3><table><tr>${SAMPLE_NAMES.map(
-          (n) => `<td><figure><img src="${esc(row.images[n])}" alt="${n} at iteration ${row.iter}"><figcaption>${n}</figcaption></figure></td>`,
+        `<h3>iteration ${row.iter}</h3><table><tr>${(r.samples ?? SAMPLE_NAMES).map(
+          (n) => `<td><figure><img src="${esc((row.images as Record<string, string>)[n])}" alt="${n} at iteration ${row.iter}"><figcaption>${n}</figcaption></figure></td>`,
         ).join('')}</tr></table>`,
     )
     .join('\n');

@@ -7,6 +7,7 @@
  * - Building blocks (exact PyTorch equivalents, forward and gradient): `reflectPad`,
  *   `instanceNorm`, `conv2dPadded` (conv with symmetric padding + bias), `convTranspose3x3s2`
  *   (ConvTranspose2d k3 s2 p1 op1 as a 2×2 conv + pixel shuffle).
+ * - `mobileGenerator(params, cfg, x)`: the compact distilled student (./student.ts), and MAC counts (./macs.ts).
  * - Configs and parameter specs: `./config.ts`, `./param-specs.ts`.
  */
 export { generator, param, type Params } from './generator.ts';
@@ -21,4 +22,7 @@ export {
   INSTANCE_NORM_EPS,
 } from './ops.ts';
 export * from './config.ts';
+export * from './student-config.ts';
+export { mobileGenerator } from './student.ts';
+export { generatorMacs, mobileGeneratorMacs } from './macs.ts';
 export * from './param-specs.ts';

@@ -11,7 +11,8 @@
  */
 import type { DiscriminatorConfig, GeneratorConfig } from './config.ts';
 
-export type ParamKind = 'conv' | 'convTranspose' | 'bias';
+/** `depthwise`: a depthwise conv weight `[kh, kw, channels, 1]` (the student's; PyTorch `[channels, 1, kh, kw]`). */
+export type ParamKind = 'conv' | 'convTranspose' | 'depthwise' | 'bias';
 
 export interface ParamSpec {
   /** The reference's state_dict key. */
@@ -39,7 +40,7 @@ function convT(name: string, k: number, cin: number, cout: number): ParamSpec[] 
  * Index of each layer in the reference ResnetGenerator's `nn.Sequential` (no dropout, instance
  * norm so every conv has a bias). Pads, norms and activations hold no parameters but take an index.
  */
-export function generatorLayout(cfg: GeneratorConfig) {
+export function generatorLayout(cfg: Pick<GeneratorConfig, 'nBlocks'>) {
   const n = cfg.nBlocks;
   return {
     stem: 1, // ReflectionPad(3) at 0, Conv7x7 at 1, IN 2, ReLU 3

@@ -302,6 +302,104 @@ function conv2DBackpropInputFast(backend: WasmBackend, dy: TensorInfo, filter: T
   });
 }
 
+/** A depthwise conv's geometry, from the backprop kernels' attributes. */
+function depthwiseInfoOf(xShape: number[], filterShape: number[], attrs: NamedAttrMap): backend_util.Conv2DInfo {
+  return backend_util.computeConv2DInfo(
+    xShape as [number, number, number, number],
+    filterShape as [number, number, number, number],
+    attrs.strides as [number, number] | number,
+    (attrs.dilations ?? 1) as [number, number] | number,
+    attrs.pad as never,
+    attrs.dimRoundingMode as never,
+    true,
+  );
+}
+
+/**
+ * Calls `f(b, oh, ow, kh, kw, xOff, yOff, wOff)` for every (output pixel, tap) pair whose input
+ * pixel lies inside the image: offsets of that input pixel, that output pixel and that tap (NHWC).
+ */
+function eachDepthwiseTap(
+  info: backend_util.Conv2DInfo,
+  f: (xOff: number, yOff: number, wOff: number) => void,
+): void {
+  const { batchSize: N, inHeight: H, inWidth: W, inChannels: Ci, outHeight: OH, outWidth: OW, outChannels: Co } = info;
+  const { strideHeight: sh, strideWidth: sw, dilationHeight: dh, dilationWidth: dw, filterHeight: KH, filterWidth: KW } = info;
+  const { top, left } = info.padInfo;
+  for (let b = 0; b < N; b++)
+    for (let oh = 0; oh < OH; oh++)
+      for (let kh = 0; kh < KH; kh++) {
+        const ih = oh * sh - top + kh * dh;
+        if (ih < 0 || ih >= H) continue;
+        for (let ow = 0; ow < OW; ow++) {
+          const yOff = ((b * OH + oh) * OW + ow) * Co;
+          for (let kw = 0; kw < KW; kw++) {
+            const iw = ow * sw - left + kw * dw;
+            if (iw < 0 || iw >= W) continue;
+            f(((b * H + ih) * W + iw) * Ci, yOff, (kh * KW + kw) * Co);
+          }
+        }
+      }
+}
+
+/**
+ * tfjs-backend-wasm 4.22 runs depthwise convs forward (XNNPACK) but has neither of their
+ * gradient kernels, so the student generator (shared/model/student.ts) could not train on wasm.
+ * Both are direct loops over the heap: a depthwise conv does k·k multiply-adds per output value,
+ * about 1/(cin) of a dense conv's, so there is no matmul to hand off to. Sums are kept in float64
+ * and rounded once. Any stride, dilation, padding and channel multiplier (NHWC).
+ *
+ * dW[kh, kw, c, m] = Σ_{n, oh, ow} x[n, ih, iw, c] · dy[n, oh, ow, c·M + m].
+ */
+const depthwiseBackpropFilter: KernelFunc = ({ inputs, backend: b, attrs = {} }) => {
+  const backend = b as unknown as WasmBackend;
+  const { x, dy } = inputs as { x: TensorInfo; dy: TensorInfo };
+  const filterShape = attrs.filterShape as number[];
+  const info = depthwiseInfoOf(x.shape, filterShape, attrs);
+  const Co = info.outChannels;
+  const M = Co / info.inChannels;
+  const acc = new Float64Array(filterShape.reduce((a, c) => a * c, 1));
+  const out = backend.makeOutput(filterShape, 'float32');
+  const xv = backend.typedArrayFromHeap(x);
+  const dyv = backend.typedArrayFromHeap(dy);
+  if (M === 1) {
+    eachDepthwiseTap(info, (xo, yo, wo) => {
+      for (let c = 0; c < Co; c++) acc[wo + c] += xv[xo + c] * dyv[yo + c];
+    });
+  } else {
+    eachDepthwiseTap(info, (xo, yo, wo) => {
+      for (let d = 0; d < Co; d++) acc[wo + d] += xv[xo + Math.floor(d / M)] * dyv[yo + d];
+    });
+  }
+  backend.typedArrayFromHeap(out).set(acc);
+  return out;
+};
+
+/** dx[n, ih, iw, c] = Σ_{oh, ow, kh, kw, m} w[kh, kw, c, m] · dy[n, oh, ow, c·M + m] over the taps that read (ih, iw). */
+const depthwiseBackpropInput: KernelFunc = ({ inputs, backend: b, attrs = {} }) => {
+  const backend = b as unknown as WasmBackend;
+  const { dy, filter } = inputs as { dy: TensorInfo; filter: TensorInfo };
+  const inputShape = attrs.inputShape as number[];
+  const info = depthwiseInfoOf(inputShape, filter.shape, attrs);
+  const Co = info.outChannels;
+  const M = Co / info.inChannels;
+  const acc = new Float64Array(inputShape.reduce((a, c) => a * c, 1));
+  const out = backend.makeOutput(inputShape, 'float32');
+  const wv = backend.typedArrayFromHeap(filter);
+  const dyv = backend.typedArrayFromHeap(dy);
+  if (M === 1) {
+    eachDepthwiseTap(info, (xo, yo, wo) => {
+      for (let c = 0; c < Co; c++) acc[xo + c] += wv[wo + c] * dyv[yo + c];
+    });
+  } else {
+    eachDepthwiseTap(info, (xo, yo, wo) => {
+      for (let d = 0; d < Co; d++) acc[xo + Math.floor(d / M)] += wv[wo + d] * dyv[yo + d];
+    });
+  }
+  backend.typedArrayFromHeap(out).set(acc);
+  return out;
+};
+
 let stockBackpropInput: KernelConfig | undefined;
 
 const conv2DBackpropInput: KernelFunc = (args) => {
@@ -314,7 +412,7 @@ const conv2DBackpropInput: KernelFunc = (args) => {
 };
 
 /**
- * Registers the wasm `Conv2DBackpropFilter` kernel and replaces the wasm `Conv2DBackpropInput`
+ * Registers the wasm `Conv2DBackpropFilter` and both depthwise-conv gradient kernels, and replaces the wasm `Conv2DBackpropInput`
  * with the fast one (the stock kernel stays as the fallback for unequal strides). Idempotent.
  * It does not load or select the wasm backend; call it after '@tensorflow/tfjs-backend-wasm' is
  * imported (the package registers its kernels on import, and would overwrite a replacement made
@@ -324,6 +422,10 @@ export function registerWasmTrainingKernels(): void {
   if (!getKernel('Conv2DBackpropFilter', 'wasm')) {
     registerKernel({ kernelName: 'Conv2DBackpropFilter', backendName: 'wasm', kernelFunc: conv2DBackpropFilter });
   }
+  if (!getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm'))
+    registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropFilter', backendName: 'wasm', kernelFunc: depthwiseBackpropFilter });
+  if (!getKernel('DepthwiseConv2dNativeBackpropInput', 'wasm'))
+    registerKernel({ kernelName: 'DepthwiseConv2dNativeBackpropInput', backendName: 'wasm', kernelFunc: depthwiseBackpropInput });
   const current = getKernel('Conv2DBackpropInput', 'wasm');
   if (!current || current.kernelFunc === conv2DBackpropInput) return;
   stockBackpropInput = current;
@@ -338,7 +440,7 @@ export function registerWasmTrainingKernels(): void {
 }
 
 /** The kernels themselves, for tests that compare them with the stock ones. */
-export const wasmTrainingKernels = { conv2DBackpropFilter, conv2DBackpropInput };
+export const wasmTrainingKernels = { conv2DBackpropFilter, conv2DBackpropInput, depthwiseBackpropFilter, depthwiseBackpropInput };
 
 /** Frees the cached phase filters (they are otherwise freed lazily, on the next input-gradient call after their weights die). */
 export function clearWasmKernelCaches(): void {

@@ -58,3 +58,13 @@ export {
   type StepOptions,
   type Visuals,
 } from './train-step.ts';
+export {
+  createDistiller,
+  DISTILL_LOSS_NAMES,
+  DISTILL_WEIGHTS,
+  type Distiller,
+  type DistillerOptions,
+  type DistillLosses,
+  type DistillState,
+  type DistillWeights,
+} from './distill.ts';

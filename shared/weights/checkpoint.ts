@@ -7,8 +7,10 @@
  * and fetches only the shards of the group it is asked for, so translating A→B never downloads
  * G_BA or the discriminators.
  */
-import { GENERATORS, NETWORKS, type ModelConfig, type NetworkName, validateModelConfig } from '../model/config.ts';
+import { GENERATORS, NETWORKS, type GeneratorName, type ModelConfig, type NetworkName, validateModelConfig } from '../model/config.ts';
 import type { ParamSpec } from '../model/param-specs.ts';
+import { studentParamSpecs, validateStudentConfig, type StudentConfig } from '../model/student-config.ts';
+import type { FastVariant } from './fast-variant.ts';
 import { float16ToFloat32, float32ToFloat16 } from './float16.ts';
 import {
   BYTES_PER_ELEMENT,
@@ -133,6 +135,29 @@ export async function encodeCheckpoint(
   return { manifest, shards };
 }
 
+/**
+ * The float16 groups of a distilled student (`variants.fast`), its shards added to `shards`.
+ * Attach the result to a manifest that holds the same generators as teachers.
+ */
+export async function encodeFastVariant(
+  config: StudentConfig,
+  networks: Partial<Record<GeneratorName, NetworkParams>>,
+  shards: Map<string, Uint8Array>,
+  maxShardBytes = MAX_SHARD_BYTES,
+): Promise<FastVariant> {
+  const cfg = validateStudentConfig(config);
+  const specs = studentParamSpecs(cfg);
+  const groups: FastVariant['groups'] = {};
+  for (const net of GENERATORS) {
+    const params = networks[net];
+    if (!params) continue;
+    checkParams(net, params, specs);
+    groups[net] = await encodeGroup(specs, params, 'float16', shards, maxShardBytes);
+  }
+  if (Object.keys(groups).length === 0) throw new CheckpointError('a fast variant needs at least one generator');
+  return { config: cfg, groups };
+}
+
 /** Throws naming the shard unless `bytes` are exactly the shard the manifest promises. */
 export async function verifyShard(hash: string, size: number, bytes: Uint8Array, where: string): Promise<void> {
   if (bytes.byteLength !== size)
@@ -142,8 +167,11 @@ export async function verifyShard(hash: string, size: number, bytes: Uint8Array,
 }
 
 export interface DecodeOptions {
-  /** Decode the float16 download copy instead of the float32 master. */
-  variant?: 'float16';
+  /**
+   * Decode the float16 download copy instead of the float32 master, or the distilled student
+   * (`fast`: its parameters follow `manifest.variants.fast.config`, see studentParamSpecs).
+   */
+  variant?: 'float16' | 'fast';
 }
 
 /**
@@ -156,9 +184,10 @@ export async function decodeGroup(
   fetchShard: (hash: string) => Promise<Uint8Array>,
   opts: DecodeOptions = {},
 ): Promise<NetworkParams> {
-  const table = opts.variant === 'float16' ? manifest.variants?.float16 : manifest.groups;
+  const table: Partial<Record<NetworkName, WeightGroup>> | undefined =
+    opts.variant === 'float16' ? manifest.variants?.float16 : opts.variant === 'fast' ? manifest.variants?.fast?.groups : manifest.groups;
   const group = table?.[net];
-  const what = opts.variant === 'float16' ? `float16 ${net}` : net;
+  const what = opts.variant ? `${opts.variant} ${net}` : net;
   if (!group) {
     const has = Object.keys(table ?? {});
     throw new CheckpointError(`checkpoint has no ${what} group (it holds ${has.length ? has.join(', ') : 'none'})`);

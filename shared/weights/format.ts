@@ -9,12 +9,14 @@
  *
  * Groups are the four networks (`G_AB`, `G_BA`, `D_A`, `D_B`; see shared/model/config.ts).
  * The float32 groups are the master; `variants.float16` may hold half-size copies of some
- * groups for download, never for training or aggregation.
+ * groups for download, never for training or aggregation; `variants.fast` may hold a compact
+ * student generator distilled from them (its own config, float16 groups).
  *
  * Tensor names are the reference PyTorch state_dict keys, shapes are in Stripes layout
  * (shared/model/param-specs.ts).
  */
 import type { ModelConfig, NetworkName } from '../model/config.ts';
+import type { FastVariant } from './fast-variant.ts';
 
 export const CHECKPOINT_FORMAT = 'stripes-checkpoint';
 export const CHECKPOINT_VERSION = 1;
@@ -46,7 +48,11 @@ export interface CheckpointManifest {
   /** The float32 master of each network present (a translate-only checkpoint may hold only generators). */
   groups: Partial<Record<NetworkName, WeightGroup>>;
   /** Smaller download copies; float32 groups stay the source of truth. */
-  variants?: { float16?: Partial<Record<NetworkName, WeightGroup>> };
+  variants?: {
+    float16?: Partial<Record<NetworkName, WeightGroup>>;
+    /** A distilled student generator per direction, with its own config (shared/weights/fast-variant.ts). */
+    fast?: FastVariant;
+  };
   /**
    * Free-form provenance: where it came from, iterations trained, etc. Fields a community round
    * reads (shared/rounds/schedule.ts `roundScheduleFor`, docs/rounds.md):

@@ -12,6 +12,7 @@ import {
   type CheckpointManifest,
   type WeightGroup,
 } from './format.ts';
+import { validateFastVariant } from './fast-variant.ts';
 
 export class ManifestError extends Error {
   override name = 'ManifestError';
@@ -53,7 +54,7 @@ export function groupByteLength(group: WeightGroup): number {
   );
 }
 
-function validateGroup(where: string, g: unknown, specs: ParamSpec[], dtype: 'float32' | 'float16'): WeightGroup {
+export function validateGroup(where: string, g: unknown, specs: ParamSpec[], dtype: 'float32' | 'float16'): WeightGroup {
   const fail = (msg: string): never => {
     throw new ManifestError(`${where}: ${msg}`);
   };
@@ -171,7 +172,8 @@ export function validateManifest(m: unknown): CheckpointManifest {
   const manifest: CheckpointManifest = { format: CHECKPOINT_FORMAT, version: CHECKPOINT_VERSION, config: config!, groups };
   if (obj.variants !== undefined) {
     if (typeof obj.variants !== 'object' || obj.variants === null) fail('variants must be an object');
-    for (const k of Object.keys(obj.variants)) if (k !== 'float16') fail(`variants has unknown variant "${k}" (expected float16)`);
+    for (const k of Object.keys(obj.variants))
+      if (k !== 'float16' && k !== 'fast') fail(`variants has unknown variant "${k}" (expected float16, fast)`);
     if (obj.variants.float16 !== undefined) {
       const f16: CheckpointManifest['groups'] = {};
       for (const key of Object.keys(obj.variants.float16)) {
@@ -181,6 +183,8 @@ export function validateManifest(m: unknown): CheckpointManifest {
       }
       manifest.variants = { float16: f16 };
     }
+    if (obj.variants.fast !== undefined)
+      (manifest.variants ??= {}).fast = validateFastVariant(obj.variants.fast, (net) => net in groups, validateGroup, (msg) => fail(msg));
   }
   if (obj.meta !== undefined) {
     if (typeof obj.meta !== 'object' || obj.meta === null || Array.isArray(obj.meta)) fail('meta must be an object');
@@ -194,7 +198,7 @@ export function validateManifest(m: unknown): CheckpointManifest {
 /** Every shard a manifest names (masters and variants), each once. */
 export function allShards(m: CheckpointManifest): Array<{ hash: string; size: number }> {
   const seen = new Map<string, number>();
-  const groups = [...Object.values(m.groups), ...Object.values(m.variants?.float16 ?? {})];
+  const groups = [...Object.values(m.groups), ...Object.values(m.variants?.float16 ?? {}), ...Object.values(m.variants?.fast?.groups ?? {})];
   for (const g of groups) g!.paths.forEach((p, i) => seen.set(p, g!.sizes[i]));
   return [...seen].map(([hash, size]) => ({ hash, size }));
 }

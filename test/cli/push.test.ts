@@ -12,7 +12,8 @@ import { afterAll, describe, expect, it } from 'vitest';
 import { writeCheckpointDir } from '../../cli/checkpoint-dir.ts';
 import { NETWORKS, presetConfig } from '../../shared/model/config.ts';
 import { initValues } from '../../shared/model/init.ts';
-import { encodeCheckpoint, type NetworkParams } from '../../shared/weights/checkpoint.ts';
+import { encodeCheckpoint, encodeFastVariant, type NetworkParams } from '../../shared/weights/checkpoint.ts';
+import { studentParamSpecs, type StudentConfig } from '../../shared/model/student-config.ts';
 import { specsFor } from '../../shared/weights/manifest.ts';
 import { freePort, startLocalServer, type LocalServer } from '../../scripts/local-server.ts';
 import { stripes } from './run-cli.ts';
@@ -34,6 +35,18 @@ async function tinyCheckpointDir(dir: string): Promise<void> {
   const networks: Record<string, NetworkParams> = {};
   NETWORKS.forEach((net, i) => (networks[net] = Object.fromEntries(initValues(specsFor(net, config), 42 + i))));
   await writeCheckpointDir(dir, await encodeCheckpoint(config, networks, { meta: { test: 'push' } }));
+}
+
+/** The tiny checkpoint with distilled students (seeded, untrained) as its fast variant, as stripes distill writes it. */
+async function tinyFastCheckpointDir(dir: string): Promise<void> {
+  const config = presetConfig('tiny');
+  const networks: Record<string, NetworkParams> = {};
+  NETWORKS.forEach((net, i) => (networks[net] = Object.fromEntries(initValues(specsFor(net, config), 42 + i))));
+  const ckpt = await encodeCheckpoint(config, networks);
+  const student: StudentConfig = { arch: 'mobile-resnet', ngf: 2, nBlocks: 2 };
+  const s = (seed: number) => Object.fromEntries(initValues(studentParamSpecs(student), seed));
+  ckpt.manifest.variants!.fast = await encodeFastVariant(student, { G_AB: s(7), G_BA: s(8) }, ckpt.shards);
+  await writeCheckpointDir(dir, ckpt);
 }
 
 function testImage(path: string): void {
@@ -88,6 +101,22 @@ describe('stripes push into npm start, translate from the URL', () => {
     expect(missing.code).toBe(1);
     expect(missing.stderr).toMatch(/no pair "no-such-pair"/);
 
+    // A version carrying distilled students (variants.fast): the server stores their shards too,
+    // and translating from the URL with the student gives the folder's image.
+    const fastCkpt = join(tmp, 'ckpt-fast');
+    await tinyFastCheckpointDir(fastCkpt);
+    const pushedFast = stripes('push', '--server', url, '--pair', 'tiny-fast', '--token', token, fastCkpt);
+    expect(pushedFast.code, pushedFast.stderr).toBe(0);
+    expect(pushedFast.stdout).toMatch(/\/api\/pairs\/tiny-fast\/versions\/1 \(2 shards uploaded, 6 already there\)/);
+    const version = await (await fetch(`${url}/api/pairs/tiny-fast/versions/current`)).json();
+    expect(version.manifest.variants.fast.config).toEqual({ arch: 'mobile-resnet', ngf: 2, nBlocks: 2 });
+    const fastDir = stripes('translate', '--model', fastCkpt, '--in', img, '--out', join(tmp, 'fast-dir.png'), '--variant', 'fast', '--backend', 'cpu');
+    expect(fastDir.code, fastDir.stderr).toBe(0);
+    const fastUrl = stripes('translate', '--model', `${url}/api/pairs/tiny-fast`, '--in', img, '--out', join(tmp, 'fast-url.png'), '--backend', 'cpu');
+    expect(fastUrl.code, fastUrl.stderr).toBe(0);
+    expect(readFileSync(join(tmp, 'fast-url.png')).equals(readFileSync(join(tmp, 'fast-dir.png')))).toBe(true);
+    expect(readFileSync(join(tmp, 'fast-url.png')).equals(readFileSync(join(tmp, 'url.png')))).toBe(false);
+
     expect(await server.stop()).toBe(0);
 
     // Restart on the same state: everything is still there and the demo is not seeded again.
@@ -97,7 +126,7 @@ describe('stripes push into npm start, translate from the URL', () => {
     const pair = await (await fetch(`${url}/api/pairs/tiny-test`)).json();
     expect(pair).toMatchObject({ title: 'Tiny test', currentVersion: 2 });
     const list = await (await fetch(`${url}/api/pairs`)).json();
-    expect(list.pairs.map((p: { slug: string }) => p.slug).sort()).toEqual([demoSlug, 'tiny-test'].sort());
+    expect(list.pairs.map((p: { slug: string }) => p.slug).sort()).toEqual([demoSlug, 'tiny-fast', 'tiny-test'].sort());
     expect(await server.stop()).toBe(0);
     // Nothing of ours is left listening.
     await expect(fetch(`${url}/api/pairs`)).rejects.toThrow();

@@ -127,3 +127,45 @@ describe('wasm conv-gradient kernels', () => {
     expectClose(got[1], want[1], 'transposed-conv weight gradient');
   });
 });
+
+// The depthwise-conv gradient kernels (the student generator's separable blocks) against the cpu
+// backend's: the student's geometry (3×3 valid after a reflect pad) and general ones.
+const DEPTHWISE: Array<{ x: [number, number, number, number]; k: number; m: number; s: number; d: number; pad: Pad }> = [
+  { x: [2, 10, 12, 6], k: 3, m: 1, s: 1, d: 1, pad: 'valid' }, // the student's blocks
+  { x: [1, 9, 11, 4], k: 3, m: 2, s: 2, d: 1, pad: 'same' }, // channel multiplier, stride 2
+  { x: [1, 12, 9, 3], k: 5, m: 1, s: 2, d: 1, pad: P1 }, // 5×5, stride 2, explicit padding (TF.js has no dilated depthwise gradient)
+];
+
+describe('wasm depthwise-conv gradient kernels', () => {
+  beforeAll(async () => {
+    await useBackend('cpu');
+    await useBackend('wasm');
+  });
+
+  it('are registered on wasm (tfjs-backend-wasm 4.22 ships neither)', () => {
+    expect(tf.getKernel('DepthwiseConv2dNativeBackpropFilter', 'wasm')?.kernelFunc).toBe(wasmTrainingKernels.depthwiseBackpropFilter);
+    expect(tf.getKernel('DepthwiseConv2dNativeBackpropInput', 'wasm')?.kernelFunc).toBe(wasmTrainingKernels.depthwiseBackpropInput);
+  });
+
+  for (const [i, c] of DEPTHWISE.entries()) {
+    it(`match the cpu kernels: x ${c.x.join('×')}, ${c.k}×${c.k}×${c.m}, stride ${c.s}, dilation ${c.d}, pad ${JSON.stringify(c.pad)}`, async () => {
+      const run = () =>
+        tf.tidy(() => {
+          const x = tf.tensor4d(values(c.x.reduce((a, b) => a * b), 300 + i), c.x);
+          const w = tf.tensor4d(values(c.k * c.k * c.x[3] * c.m, 400 + i), [c.k, c.k, c.x[3], c.m]);
+          const y = tf.depthwiseConv2d(x, w, c.s, c.pad, 'NHWC', c.d);
+          const r = tf.tensor(values(y.size, 500 + i), y.shape);
+          const [dx, dw] = tf.grads((a: tf.Tensor, b: tf.Tensor) => tf.sum(tf.mul(tf.depthwiseConv2d(a as tf.Tensor4D, b as tf.Tensor4D, c.s, c.pad, 'NHWC', c.d), r)))([x, w]);
+          return [dx.dataSync() as Float32Array, dw.dataSync() as Float32Array];
+        });
+      await tf.setBackend('cpu');
+      const want = run();
+      await tf.setBackend('wasm');
+      const before = tf.memory().numTensors;
+      const got = run();
+      expect(tf.memory().numTensors).toBe(before);
+      expectClose(got[0], want[0], 'dx');
+      expectClose(got[1], want[1], 'dW');
+    });
+  }
+});

@@ -3,7 +3,8 @@
  * their SHA-256, so a second visit (or another pair sharing a shard) downloads no weight bytes.
  * Shards are immutable and content-addressed, so a cached shard never goes stale.
  */
-import type { NetworkName } from '../../../shared/model/config.ts';
+import type { GeneratorName, NetworkName } from '../../../shared/model/config.ts';
+import type { StudentConfig } from '../../../shared/model/student-config.ts';
 import type { CheckpointManifest, WeightGroup } from '../../../shared/weights/format.ts';
 import { sha256Hex } from '../../../shared/weights/sha256.ts';
 
@@ -20,6 +21,27 @@ export interface ShardProgress {
 export interface GroupChoice {
   variant: 'float16' | 'float32';
   group: WeightGroup;
+}
+
+/** Whether a version carries a distilled student (`variants.fast`) for this generator. */
+export function hasFast(manifest: CheckpointManifest, net: GeneratorName): boolean {
+  return manifest.variants?.fast?.groups[net] !== undefined;
+}
+
+/**
+ * The quality to translate with when the user has not chosen: the student on WASM and on
+ * software-rendered GPUs (CPU time is what the student's ≥10× fewer MACs save), the pair's own
+ * generator on a real GPU, where it is fast enough already.
+ */
+export function defaultQuality(backend: string | null, softwareGpu = false): 'fast' | 'full' {
+  return backend === 'webgpu' || backend === 'webgl' ? (softwareGpu ? 'fast' : 'full') : 'fast';
+}
+
+/** The student's group and config for a generator, or null when the version has none. */
+export function fastGroupToFetch(manifest: CheckpointManifest, net: GeneratorName): { group: WeightGroup; config: StudentConfig } | null {
+  const fast = manifest.variants?.fast;
+  const group = fast?.groups[net];
+  return fast && group ? { group, config: fast.config } : null;
 }
 
 /** The group to download for a network: the float16 copy where the manifest offers one. */
