@@ -63,7 +63,7 @@ for (const [direction, dir] of [['AtoB', testA], ['BtoA', testB]] as Array<[Dire
   const student = await createTranslator({ config: fast.config, params: await decodeGroup(src.manifest, net, (h) => src.fetchShard(h), { variant: 'fast' }), backend: 'wasm' });
   const scores: number[] = [];
   const set = images(dir);
-  for (const { img } of set) scores.push(psnr(teacher.translateImage(img, 'teacher'), student.translateImage(img, 'student')));
+  for (const { img } of set) scores.push(psnr(await teacher.translateImage(img, 'teacher'), await student.translateImage(img, 'student')));
   const mean = scores.reduce((a, b) => a + b, 0) / scores.length;
   console.log(
     `${direction} (${net}): PSNR student vs teacher over ${scores.length} held-out ${set[0].img.width}×${set[0].img.height} images: mean ${mean.toFixed(2)} dB, min ${Math.min(...scores).toFixed(2)}, max ${Math.max(...scores).toFixed(2)}`,
@@ -72,12 +72,12 @@ for (const [direction, dir] of [['AtoB', testA], ['BtoA', testB]] as Array<[Dire
     const base = set[0].img;
     const img: RgbImage = size === base.width ? base : { width: size, height: size, data: resizeBicubicRGB(base.data, base.width, base.height, size, size) };
     const times = { teacher: [] as number[], student: [] as number[] };
-    teacher.translateImage(img, 'warm-up');
-    student.translateImage(img, 'warm-up');
+    await teacher.translateImage(img, 'warm-up');
+    await student.translateImage(img, 'warm-up');
     for (let r = 0; r < runs; r++)
       for (const [name, tr] of [['teacher', teacher], ['student', student]] as const) {
         const t0 = performance.now();
-        tr.translateImage(img, name);
+        await tr.translateImage(img, name);
         times[name].push(performance.now() - t0);
       }
     const mt = median(times.teacher);
