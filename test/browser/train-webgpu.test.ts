@@ -26,6 +26,8 @@ let workerPath: string;
 
 beforeAll(async () => {
   dist = await mkdtemp(join(tmpdir(), 'stripes-train-webgpu-'));
+  // The trainer worker answers `checkStep` only in test builds.
+  process.env.VITE_STRIPES_TEST_HOOKS = '1';
   await build({ configFile: join(ROOT, 'web/vite.config.ts'), logLevel: 'warn', build: { outDir: dist, emptyOutDir: true } });
   const worker = (await readdir(join(dist, 'assets'))).find((f) => /^trainer\.worker-.*\.js$/.test(f));
   if (!worker) throw new Error('the build has no trainer worker');

@@ -21,7 +21,7 @@
 // palette-to-palette bijections (swapping red and blue also makes red-dominant colours
 // blue-dominant), and at this budget the per-channel correlation of G_AB(x) with T(x) depends on
 // the trajectory (+0.48 and +0.42 for seed 3, −0.19 for seed 1, identity +0.26; logged below,
-// not a bar). DESIGN.md says why a CI-sized run cannot be asked for the exact mapping.
+// not a bar). A CI-sized run cannot be asked for the exact mapping: CycleGAN with the paper's recipe learns slowly, and docs/training/README.md shows what a longer run reaches.
 // Cost: about 65 s of one core (400 iterations of the tiny networks at 32×32).
 import { describe, expect, it } from 'vitest';
 import { mkdtempSync } from 'node:fs';

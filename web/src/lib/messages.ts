@@ -131,6 +131,7 @@ export type TrainerRequest =
   | {
       /** One training step of a fresh model from a seed on synthetic images: a backend self-check. */
       id: number;
+      /** Test builds only (VITE_STRIPES_TEST_HOOKS=1): one training step on random data, weights before and after. */
       type: 'checkStep';
       config: ModelConfig;
       seed: number;

@@ -177,6 +177,8 @@ async function handle(req: TrainerRequest): Promise<void> {
     case 'stop':
       return; // handled in onmessage
     case 'checkStep': {
+      // Only test builds carry this (VITE_STRIPES_TEST_HOOKS=1): production builds drop the branch.
+      if (import.meta.env.VITE_STRIPES_TEST_HOOKS !== '1') throw new Error('unknown request checkStep');
       const used = await ensureBackend();
       const rand = mulberry32(req.seed);
       const n = req.size * req.size * 3;
