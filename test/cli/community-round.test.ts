@@ -30,6 +30,18 @@ const HELD_OUT = readdirSync(join(ROOT, 'demo/samples'))
   .filter((f) => f.endsWith('-before.png'))
   .map((f) => join(ROOT, 'demo/samples', f));
 
+/**
+ * fetch, retried once: the CLI runs synchronously between requests, long enough for the server to
+ * close the idle keep-alive connection this process would otherwise reuse.
+ */
+async function get(url: string, init?: RequestInit): Promise<Response> {
+  try {
+    return await fetch(url, init);
+  } catch {
+    return fetch(url, init);
+  }
+}
+
 function meanLevelDiff(a: string, b: string): number {
   const x = PNG.sync.read(readFileSync(a));
   const y = PNG.sync.read(readFileSync(b));
@@ -66,14 +78,14 @@ describe('two small contributions to the trained demo pair', () => {
     server = await startLocalServer({ port, stateDir: join(tmp, 'state'), build: false });
     expect(server.output()).toMatch(new RegExp(`seeded demo pair "${SLUG}" version 1`));
     const owner = readFileSync(join(tmp, 'state', 'stripes-demo-token'), 'utf8').trim();
-    const round = await (await fetch(`${url}/api/pairs/${SLUG}/round`)).json();
+    const round = await (await get(`${url}/api/pairs/${SLUG}/round`)).json();
     expect(round.validation.A).toBeGreaterThanOrEqual(8);
     expect(round.config.quorum.min).toBeGreaterThanOrEqual(2);
 
     const results: string[] = [];
     for (const [i, steps] of [5, 20].entries()) {
       // As the product side tried it: each contribution makes a round of its own.
-      const cfg = await fetch(`${url}/api/pairs/${SLUG}/round/config`, {
+      const cfg = await get(`${url}/api/pairs/${SLUG}/round/config`, {
         method: 'PUT',
         headers: { Authorization: `Bearer ${owner}`, 'Content-Type': 'application/json' },
         body: JSON.stringify({ quorum: { min: 1, max: 1 }, train: { steps } }),
@@ -84,7 +96,7 @@ describe('two small contributions to the trained demo pair', () => {
       const verdict = /round \d+: (merged|not merged)[^\n]*/.exec(r.stderr);
       expect(verdict, r.stderr).not.toBeNull();
 
-      const versions = VersionListSchema.parse(await (await fetch(`${url}/api/pairs/${SLUG}/versions`)).json()).versions;
+      const versions = VersionListSchema.parse(await (await get(`${url}/api/pairs/${SLUG}/versions`)).json()).versions;
       const made = versions.find((v) => v.round === i + 1)!;
       expect(made.gate?.status).toMatch(/passed|rejected/);
       const current = versions.find((v) => v.current)!;
