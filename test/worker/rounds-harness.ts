@@ -22,12 +22,12 @@ export function rng(seed: number): () => number {
 }
 
 /** A tiny-preset checkpoint with small seeded weights and a float16 copy of the generators. */
-export async function baseCheckpoint(seed: number) {
+export async function baseCheckpoint(seed: number, meta: Record<string, unknown> = { seed }) {
   const r = rng(seed);
   const nets = Object.fromEntries(
     NETWORKS.map((net) => [net, Object.fromEntries(specsFor(net, CONFIG).map((s) => [s.name, Float32Array.from({ length: s.shape.reduce((a, b) => a * b, 1) }, () => r() * 0.1)]))]),
   );
-  return encodeCheckpoint(CONFIG, nets, { meta: { seed } });
+  return encodeCheckpoint(CONFIG, nets, { meta });
 }
 
 /** A validation set of `count` smooth seeded images (the gate measures every round's candidate on them). */
@@ -51,10 +51,10 @@ export async function uploadValidation(slug: string, owner: string, seed = 7): P
   }
 }
 
-export async function setupPair(patch: RoundConfigPatch, seed = 1): Promise<{ slug: string; owner: string; base: CheckpointManifest; version: number }> {
+export async function setupPair(patch: RoundConfigPatch, seed = 1, meta?: Record<string, unknown>): Promise<{ slug: string; owner: string; base: CheckpointManifest; version: number }> {
   const { token: owner } = await newToken('owner');
   const slug = await createPair(owner);
-  const ckpt = await baseCheckpoint(seed);
+  const ckpt = await baseCheckpoint(seed, meta);
   const version = await publish(owner, slug, ckpt);
   const res = await call(roundPaths.config(slug), { method: 'PUT', token: owner, json: patch });
   expect(res.status, await res.clone().text()).toBe(200);

@@ -16,7 +16,9 @@ const scaled = (d: Record<NetworkName, Float32Array>, k: number) =>
   Object.fromEntries(NETWORKS.map((n) => [n, d[n].map((v) => v * k)])) as Record<NetworkName, Float32Array>;
 
 async function poisonedRound(mode: 'mean' | 'trimmed-mean') {
-  const { slug, base, version } = await setupPair({ quorum: { min: 2, max: 7 }, train: { steps: 10 }, aggregation: { mode, trimFraction: 0.15 } }, 9);
+  // Untrained networks: the round leases the schedule's full lr (2e-4), whose norm bound lets the
+  // ×100 delta through to the aggregation (at a fine-tuning lr the commit would refuse it).
+  const { slug, base, version } = await setupPair({ quorum: { min: 2, max: 7 }, train: { steps: 10 }, aggregation: { mode, trimFraction: 0.15 } }, 9, { placeholder: true });
   // The NaN contributor is stopped at its first shard.
   const { token } = await newToken();
   const l = await lease(slug, token);
