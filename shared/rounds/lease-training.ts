@@ -57,7 +57,7 @@ export class StopSignal {
 export class LeaseDiscarded extends Error {
   override name = 'LeaseDiscarded';
   constructor(readonly steps: number) {
-    super(`stopped after ${steps} step(s); the contribution was discarded, nothing was uploaded`);
+    super(`stopped after ${steps} step${steps === 1 ? '' : 's'}; they were discarded and nothing was uploaded`);
   }
 }
 
