@@ -2,7 +2,9 @@
  * `npm run bench`: runs the benchmark modules, prints one table each, and writes
  * bench/out/results.json (raw samples) and bench/out/results.md (the tables).
  *
- *   npm run bench [-- --quick] [-- --only forward,train,aggregate,gate,server,browser] [-- --cpu-sizes 128,256]
+ *   npm run bench [-- --quick] [-- --only forward,train,threads,aggregate,gate,server,browser] [-- --cpu-sizes 128,256]
+ *
+ * threads: training on every core vs one (bench/train-threads.ts).
  *
  * --only reruns some modules and keeps the other tables of the previous results (same mode).
  * --quick: forward at 128×128 without tfjs-cpu, training on the small preset at 64×64, a short
@@ -21,7 +23,7 @@ import { toConsole, toMarkdown, type BenchTable } from './lib/table.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const OUT = join(ROOT, 'bench/out');
-const MODULES = ['forward', 'train', 'aggregate', 'gate', 'server', 'browser'] as const;
+const MODULES = ['forward', 'train', 'threads', 'aggregate', 'gate', 'server', 'browser'] as const;
 type Module = (typeof MODULES)[number];
 
 function parseList(flag: string, s: string, isValid: (x: string) => boolean, expected: string): string[] {
@@ -60,6 +62,15 @@ function trainTable(quick: boolean): BenchTable {
     stdio: ['ignore', 'inherit', 'inherit'],
   });
   if (r.status !== 0 || !existsSync(json)) return failed('train', 'One training iteration', `bench/train-iter.ts exited with ${r.signal ?? r.status}`);
+  return JSON.parse(readFileSync(json, 'utf8')) as BenchTable;
+}
+
+/** A bench script that writes its own BenchTable to --json FILE, in a child process. */
+function jsonTable(id: string, title: string, script: string, args: string[]): BenchTable {
+  const json = join(OUT, `${id}.json`);
+  rmSync(json, { force: true });
+  const r = spawnSync(process.execPath, [join(ROOT, 'cli/run-ts.mjs'), join(ROOT, script), ...args, '--json', json], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0 || !existsSync(json)) return failed(id, title, `${script} exited with ${r.signal ?? r.status}`);
   return JSON.parse(readFileSync(json, 'utf8')) as BenchTable;
 }
 
@@ -161,7 +172,7 @@ async function main(): Promise<void> {
     options: { quick: { type: 'boolean', default: false }, only: { type: 'string' }, 'cpu-sizes': { type: 'string' } },
   });
   const quick = values.quick!;
-  const only = (values.only ? parseList('only', values.only, (x) => (MODULES as readonly string[]).includes(x), `a comma-separated list of ${MODULES.join(', ')}`) : quick ? ['forward', 'train', 'aggregate', 'gate'] : [...MODULES]) as Module[];
+  const only = (values.only ? parseList('only', values.only, (x) => (MODULES as readonly string[]).includes(x), `a comma-separated list of ${MODULES.join(', ')}`) : quick ? ['forward', 'train', 'threads', 'aggregate', 'gate'] : [...MODULES]) as Module[];
   const cpuSizes = values['cpu-sizes'] ? parseList('cpu-sizes', values['cpu-sizes'], (x) => /^\d+$/.test(x) && Number(x) % 4 === 0 && Number(x) >= 8, 'comma-separated image sides, multiples of 4').map(Number) : undefined;
   mkdirSync(OUT, { recursive: true });
   const start = sampleLoad();
@@ -175,6 +186,7 @@ async function main(): Promise<void> {
     try {
       if (m === 'forward') t = await runForwardBench({ quick, cpuSizes });
       else if (m === 'train') t = trainTable(quick);
+      else if (m === 'threads') t = jsonTable('threads', 'Training on every core', 'bench/train-threads.ts', quick ? ['--quick'] : []);
       else if (m === 'aggregate') t = await aggregateTable(quick);
       else if (m === 'gate') t = gateTable(quick);
       else if (m === 'server') t = await serverTable(quick);

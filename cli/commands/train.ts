@@ -27,6 +27,7 @@ import { nextBatch, toUnit, UnalignedSampler, type SamplerState } from '../../sh
 import { LossHistory, renderReport, SAMPLE_NAMES, type LossHistoryState, type ReportRow, type SampleName } from '../train/report.ts';
 import { Rng, type RngState } from '../../shared/train/rng.ts';
 import { openTrainer, type TrainerMeta } from '../train/session.ts';
+import { defaultTrainThreads, MAX_TRAIN_THREADS } from '../train/threads.ts';
 
 const NAME = 'train';
 const BACKENDS: readonly NodeBackend[] = ['wasm', 'cpu'];
@@ -65,7 +66,11 @@ Options:
   --save-every N     save a checkpoint and a report row every N iterations (default: iters/10)
   --resume           continue the run saved in --out exactly where it stopped
   --stop-at N        stop after iteration N with a checkpoint (train in sessions; --resume goes on)
-  --backend B        TF.js backend: wasm (the default) or cpu`;
+  --backend B        TF.js backend: wasm (the default) or cpu
+  --threads N        cores to train on (default 1, at most ${MAX_TRAIN_THREADS}; wasm only).
+                     Every iteration is split across N worker threads; the run is identical,
+                     bit for bit, to --threads 1 (same weights, losses, checkpoints), so a run
+                     may be resumed with any --threads`;
 
 /** Everything that defines a run; a resume must agree with all of it. */
 export interface RunSpec {
@@ -134,6 +139,7 @@ function parse(argv: string[]) {
       resume: { type: 'boolean' },
       'stop-at': { type: 'string' },
       backend: { type: 'string' },
+      threads: { type: 'string' },
     },
     { min: 0, max: 0, names: 'no positional arguments' },
   );
@@ -157,6 +163,7 @@ function parse(argv: string[]) {
     seed: int('seed', values.seed, 0, 2 ** 32 - 1),
     saveEvery: int('save-every', values['save-every'], 1),
     stopAt: int('stop-at', values['stop-at'], 1),
+    threads: int('threads', values.threads, 1, MAX_TRAIN_THREADS),
   };
 }
 
@@ -318,8 +325,11 @@ export async function train(argv: string[]): Promise<number> {
     sampler.restore(saved.sampler);
   }
 
+  const threads = p.threads ?? defaultTrainThreads(p.backend as NodeBackend);
+  if (threads > 1 && p.backend !== 'wasm') throw usageError(NAME, `--threads ${threads} needs --backend wasm (the cpu backend trains on one thread)`);
   const trainer = await openTrainer({
     backend: p.backend as NodeBackend,
+    threads,
     config: spec.config,
     seed: spec.seed,
     totalIters: spec.iters,
@@ -333,11 +343,11 @@ export async function train(argv: string[]): Promise<number> {
     `G: ngf ${spec.config.generator.ngf}, ${spec.config.generator.nBlocks} residual blocks; D: ndf ${spec.config.discriminator.ndf}, ${spec.config.discriminator.nLayers} layers`,
     `data: ${A.images.length} A images (${p.a}), ${B.images.length} B images (${p.b})${skipped.a + skipped.b ? `, ${skipped.a + skipped.b} unreadable skipped` : ''}`,
     `preprocessing: resize ${spec.loadSize}×${spec.loadSize} bicubic, random crop ${spec.cropSize}, ${spec.flip ? 'random flip' : 'no flip'}; batch ${spec.batchSize}`,
-    `schedule: ${spec.iters} iterations, lr 2e-4 constant for ${scheduleSplit(spec.iters).nConst} then linear decay to 0; seed ${spec.seed}; backend ${p.backend}`,
+    `schedule: ${spec.iters} iterations, lr 2e-4 constant for ${scheduleSplit(spec.iters).nConst} then linear decay to 0; seed ${spec.seed}; backend ${p.backend}, ${threads} thread${threads === 1 ? '' : 's'}`,
   ];
 
   const save = async (iter: number): Promise<void> => {
-    const s = trainer.samples(sampleA, sampleB, spec.cropSize);
+    const s = await trainer.samples(sampleA, sampleB, spec.cropSize);
     const row: ReportRow = { iter, images: {} as Record<SampleName, string> };
     for (const n of SAMPLE_NAMES) {
       const file = `report/${String(iter).padStart(7, '0')}_${n}.png`;
@@ -381,7 +391,7 @@ export async function train(argv: string[]): Promise<number> {
   const start = saved?.iter ?? 0;
   if (start >= spec.iters) {
     log(`${p.out} already holds all ${spec.iters} iterations of this run; nothing to do`);
-    trainer.dispose();
+    await trainer.dispose();
     return 0;
   }
   const end = Math.min(spec.iters, p.stopAt ?? spec.iters);
@@ -400,7 +410,7 @@ export async function train(argv: string[]): Promise<number> {
     }
   } finally {
     bar.done();
-    trainer.dispose();
+    await trainer.dispose();
   }
   log(
     end < spec.iters

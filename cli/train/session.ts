@@ -15,15 +15,19 @@ import {
   createCycleGAN,
   disposeCycleGAN,
   exportTrainingState,
+  exportWeights,
   importTrainingState,
   type CycleGAN,
   type NetworkWeights,
+  type TrainingState,
 } from '../../shared/train/cyclegan.ts';
 import { DEFAULT_POOL_SIZE, ImagePool } from '../../shared/train/image-pool.ts';
 import { learningRate } from '../../shared/train/schedule.ts';
 import { trainStep, visuals, type FakePools, type Losses } from '../../shared/train/train-step.ts';
 import { readSafetensors, writeSafetensors } from '../../shared/weights/safetensors.ts';
 import { useBackend, type NodeBackend } from '../tf-backend.ts';
+import { ParallelCycleGAN } from './parallel.ts';
+import { CYCLEGAN_LOSS_WEIGHTS } from '../../shared/train/train-step.ts';
 import type { Batch } from '../../shared/train/sampling.ts';
 import type { SampleName } from './report.ts';
 import { Rng, type RngState } from '../../shared/train/rng.ts';
@@ -48,10 +52,12 @@ export interface Trainer {
   readonly backend: string;
   /** Iteration `iterIndex` (0-based) of the run, at the schedule's learning rate for it. */
   step(batch: Batch, iterIndex: number): Promise<Losses>;
+  /** Worker threads training (1: this thread, no workers). */
+  readonly threads: number;
   /** The report's six images for one A and one B image (crop×crop×3, [-1, 1]). */
-  samples(a: Float32Array, b: Float32Array, size: number): Record<SampleName, Float32Array>;
+  samples(a: Float32Array, b: Float32Array, size: number): Promise<Record<SampleName, Float32Array>>;
   snapshot(): Promise<TrainerSnapshot>;
-  dispose(): void;
+  dispose(): Promise<void>;
 }
 
 export interface TrainerOptions {
@@ -59,6 +65,11 @@ export interface TrainerOptions {
   config: ModelConfig;
   seed: number;
   totalIters: number;
+  /**
+   * Cores to train on: 1 runs the step on this thread; N > 1 splits every iteration across N
+   * worker threads (cli/train/parallel.ts, wasm only) with bit-identical results.
+   */
+  threads?: number;
   /** Continue a run: its weights (from the checkpoint's groups) and its snapshot. */
   resumeFrom?: { weights: NetworkWeights; meta: TrainerMeta; tensors: Uint8Array };
 }
@@ -99,13 +110,17 @@ function decodeState(bytes: Uint8Array, meta: TrainerMeta) {
 
 export async function openTrainer(o: TrainerOptions): Promise<Trainer> {
   const backend = await useBackend(o.backend);
+  const threads = o.threads ?? 1;
+  if (threads > 1 && o.backend !== 'wasm') throw new Error(`training on ${threads} threads needs the wasm backend, not ${o.backend}`);
   const poolRng = new Rng((o.seed ^ POOL_STREAM) >>> 0);
   const random = () => poolRng.random();
   let model: CycleGAN;
   const pools: FakePools = { A: new ImagePool(DEFAULT_POOL_SIZE, random), B: new ImagePool(DEFAULT_POOL_SIZE, random) };
+  let optimizer: { G: AdamState; D: AdamState } | undefined;
   if (o.resumeFrom) {
     const { weights, meta, tensors } = o.resumeFrom;
-    const { optimizer, pools: saved } = decodeState(tensors, meta);
+    const { optimizer: savedOptimizer, pools: saved } = decodeState(tensors, meta);
+    optimizer = savedOptimizer;
     model = createCycleGAN(o.config, { weights });
     try {
       importTrainingState(model, { weights, optimizer });
@@ -122,8 +137,54 @@ export async function openTrainer(o: TrainerOptions): Promise<Trainer> {
     model = createCycleGAN(o.config, { seed: o.seed });
   }
 
+  const snapshotOf = async (st: TrainingState): Promise<TrainerSnapshot> => {
+    const poolData = { A: await pools.A.snapshot(), B: await pools.B.snapshot() };
+    const steps = (s: AdamState) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.step]));
+    return {
+      weights: st.weights,
+      tensors: encodeState(st.optimizer, poolData),
+      meta: { poolRng: poolRng.state(), steps: { G: steps(st.optimizer.G), D: steps(st.optimizer.D) }, pools: { A: poolData.A.length, B: poolData.B.length } },
+    };
+  };
+
+  if (threads > 1) {
+    // The workers take the weights (and optimizer state) from this thread's model, then it goes.
+    let team: ParallelCycleGAN;
+    try {
+      team = await ParallelCycleGAN.open({ threads, config: model.config, adam: CYCLEGAN_ADAM, weights: await exportWeights(model), optimizer, lambdas: CYCLEGAN_LOSS_WEIGHTS });
+    } catch (e) {
+      pools.A.dispose();
+      pools.B.dispose();
+      throw e;
+    } finally {
+      disposeCycleGAN(model);
+    }
+    return {
+      backend,
+      threads: team.threads,
+      step(batch, iterIndex) {
+        const image = (data: Float32Array) => ({ data, shape: batch.shape as [number, number, number, number] });
+        return team.step(tf, image(batch.a), image(batch.b), pools, learningRate(iterIndex, o.totalIters, CYCLEGAN_ADAM.lr));
+      },
+      async samples(a, b, size) {
+        const shape: [number, number, number, number] = [1, size, size, 3];
+        const v = await team.visuals({ data: a, shape }, { data: b, shape });
+        return { real_A: a, fake_B: v.fake_B, rec_A: v.rec_A, real_B: b, fake_A: v.fake_A, rec_B: v.rec_B };
+      },
+      async snapshot() {
+        return snapshotOf(await team.exportState());
+      },
+      async dispose() {
+        pools.A.dispose();
+        pools.B.dispose();
+        await team.dispose();
+      },
+    };
+  }
+
   return {
     backend,
+    threads: 1,
     async step(batch, iterIndex) {
       const realA = tf.tensor4d(batch.a, batch.shape);
       const realB = tf.tensor4d(batch.b, batch.shape);
@@ -134,7 +195,7 @@ export async function openTrainer(o: TrainerOptions): Promise<Trainer> {
         realB.dispose();
       }
     },
-    samples(a, b, size) {
+    async samples(a, b, size) {
       return tf.tidy(() => {
         const realA = tf.tensor4d(a, [1, size, size, 3]) as Tensor4D;
         const realB = tf.tensor4d(b, [1, size, size, 3]) as Tensor4D;
@@ -144,16 +205,9 @@ export async function openTrainer(o: TrainerOptions): Promise<Trainer> {
       });
     },
     async snapshot() {
-      const st = await exportTrainingState(model);
-      const poolData = { A: await pools.A.snapshot(), B: await pools.B.snapshot() };
-      const steps = (s: AdamState) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, v.step]));
-      return {
-        weights: st.weights,
-        tensors: encodeState(st.optimizer, poolData),
-        meta: { poolRng: poolRng.state(), steps: { G: steps(st.optimizer.G), D: steps(st.optimizer.D) }, pools: { A: poolData.A.length, B: poolData.B.length } },
-      };
+      return snapshotOf(await exportTrainingState(model));
     },
-    dispose() {
+    async dispose() {
       pools.A.dispose();
       pools.B.dispose();
       disposeCycleGAN(model);

@@ -169,6 +169,86 @@ export function generatorPass(model: CycleGAN, realA: Tensor4D, realB: Tensor4D,
   return { total, losses, grads, fakeA: fakeA!, fakeB: fakeB! };
 }
 
+/**
+ * The independent pieces of one iteration's gradients, for running them on several threads.
+ * loss_G's gradient is the sum of its terms' gradients, and each discriminator's loss touches
+ * only its own network, so an iteration splits into:
+ *
+ * - `cycleA`: G_A + cycle_A (G, D_B and F forward and back; also yields fake_B),
+ * - `cycleB`: G_B + cycle_B (F, D_A and G; also yields fake_A),
+ * - `idtA`:   idt_A (G on real_B; gradients for G_AB only),
+ * - `idtB`:   idt_B (F on real_A; gradients for G_BA only),
+ *
+ * then, after the generator update, `D_A` and `D_B`: each discriminator's half of the D step.
+ * The same ops as `generatorPass` and `discriminatorPass` (a backward pass seeded with 1 through
+ * a sum gives each term exactly what it gives the term alone), so summing the chunks' gradients
+ * in the order cycleA, cycleB, idt reproduces `trainStep`'s gradients bit for bit.
+ */
+export const GENERATOR_CHUNKS = ['cycleA', 'cycleB', 'idtA', 'idtB'] as const;
+export type GeneratorChunk = (typeof GENERATOR_CHUNKS)[number];
+
+export interface ChunkResult {
+  /** The loss terms this chunk computed (scalars). */
+  losses: Partial<Record<LossName, Scalar>>;
+  /** Gradients of the chunk's loss, keyed `${net}/${param}`. */
+  grads: Gradients;
+  /** cycleA: fake_B = G(real_A); cycleB: fake_A = F(real_B). */
+  fake?: Tensor4D;
+}
+
+/** One generator chunk (see GENERATOR_CHUNKS). Caller disposes everything in the result. */
+export function generatorChunk(model: CycleGAN, realA: Tensor4D, realB: Tensor4D, chunk: GeneratorChunk, lambdas: LossWeights = CYCLEGAN_LOSS_WEIGHTS): ChunkResult {
+  checkBatch(realA, realB);
+  const { generator: gc, discriminator: dc } = model.config;
+  const G = (x: Tensor4D) => generator(model.nets.G_AB, gc, x);
+  const F = (x: Tensor4D) => generator(model.nets.G_BA, gc, x);
+  const { lambdaA, lambdaB, lambdaIdentity } = lambdas;
+  const losses: Partial<Record<LossName, Scalar>> = {};
+  const kept: Tensor[] = [];
+  const keep = <T extends Tensor>(t: T): T => {
+    kept.push(t);
+    return tf.keep(t);
+  };
+  let fake: Tensor4D | undefined;
+  const body: Record<GeneratorChunk, () => Scalar> = {
+    cycleA: () => {
+      fake = keep(G(realA));
+      losses.G_A = keep(lsgan(discriminator(model.nets.D_B, dc, fake), true));
+      losses.cycle_A = keep(tf.mul(l1(F(fake), realA), lambdaA));
+      return tf.add(losses.G_A, losses.cycle_A) as Scalar;
+    },
+    cycleB: () => {
+      fake = keep(F(realB));
+      losses.G_B = keep(lsgan(discriminator(model.nets.D_A, dc, fake), true));
+      losses.cycle_B = keep(tf.mul(l1(G(fake), realB), lambdaB));
+      return tf.add(losses.G_B, losses.cycle_B) as Scalar;
+    },
+    idtA: () => (losses.idt_A = keep(tf.mul(l1(G(realB), realB), lambdaB * lambdaIdentity))),
+    idtB: () => (losses.idt_B = keep(tf.mul(l1(F(realA), realA), lambdaA * lambdaIdentity))),
+  };
+  const nets: Record<GeneratorChunk, NetworkName[]> = { cycleA: ['G_AB', 'G_BA'], cycleB: ['G_AB', 'G_BA'], idtA: ['G_AB'], idtB: ['G_BA'] };
+  try {
+    const r = gradientsOf(model, nets[chunk], body[chunk]);
+    if (!kept.includes(r.value)) r.value.dispose();
+    return { losses, grads: r.grads, fake };
+  } catch (e) {
+    tf.dispose(kept);
+    throw e;
+  }
+}
+
+/**
+ * One discriminator's half of the D step: `net` is Stripes's D_A (judges domain A: real_A and
+ * pooled fake_A; the reference's loss D_B) or D_B (the reference's D_A). Caller disposes all.
+ */
+export function discriminatorChunk(model: CycleGAN, net: 'D_A' | 'D_B', real: Tensor4D, pooledFake: Tensor4D): ChunkResult {
+  const dc = model.config.discriminator;
+  const { value, grads } = gradientsOf(model, [net], () =>
+    tf.keep(tf.mul(tf.add(lsgan(discriminator(model.nets[net], dc, real), true), lsgan(discriminator(model.nets[net], dc, pooledFake), false)), 0.5) as Scalar),
+  );
+  return { losses: { [net === 'D_B' ? 'D_A' : 'D_B']: value }, grads };
+}
+
 export interface DiscriminatorPass {
   losses: Record<DiscriminatorLossName, Scalar>;
   /** d (loss_D_A + loss_D_B) / d (D_A, D_B) parameters. */

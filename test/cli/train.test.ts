@@ -99,12 +99,12 @@ describe('the training session', () => {
       await trainer.step(batch, 0);
       const before = tf.memory().numTensors;
       await trainer.step(batch, 1);
-      trainer.samples(batch.a, batch.b, 32);
+      await trainer.samples(batch.a, batch.b, 32);
       await trainer.snapshot();
       // Each pool stores the step's fake (it is not full yet): two tensors, nothing else.
       expect(tf.memory().numTensors - before).toBe(2);
     } finally {
-      trainer.dispose();
+      await trainer.dispose();
     }
   });
 });
