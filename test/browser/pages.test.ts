@@ -31,7 +31,6 @@ let server: LocalServer;
 let browser: Browser;
 let tmp: string;
 let DEMO: string;
-/** Validation sets the page PUT, by domain, as the route received them. */
 
 async function getJson<T>(path: string): Promise<T> {
   const r = await fetch(server.url + path);
