@@ -4,6 +4,9 @@
  */
 import type { Direction, ModelConfig } from '../../../shared/model/config.ts';
 import type { CheckpointManifest } from '../../../shared/weights/format.ts';
+import type { Quality } from './quality.ts';
+
+export type { Quality };
 
 /** TF.js backends in the order they are tried: fastest first. */
 export const BACKENDS = ['webgpu', 'webgl', 'wasm'] as const;
@@ -23,6 +26,8 @@ export interface BackendAttempt {
 }
 
 export interface LoadResult {
+  /** Which generator was loaded: the distilled student (`fast`) or the pair's own (`full`). */
+  quality: Quality;
   variant: 'float16' | 'float32';
   totalBytes: number;
   /** Bytes that came over the network; 0 on a warm cache. */
@@ -33,6 +38,8 @@ export interface LoadResult {
 
 export interface TranslateResult {
   image: Pixels;
+  /** Which generator translated: the distilled student (`fast`) or the pair's own (`full`). */
+  quality: Quality;
   /** Tiles per pass when the image went through the tiled generator (1: the whole image at once). */
   tiles: number;
   backend: BackendName;
@@ -66,20 +73,26 @@ export interface LoadProgress {
  * worker-rpc.ts: arguments, result and progress of each.
  */
 export type TranslatorMethods = {
-  setBackend: { args: { choice: BackendChoice }; result: { backend: BackendName; attempts: BackendAttempt[] } };
+  setBackend: {
+    args: { choice: BackendChoice };
+    /** `softwareGpu`: the backend is a GPU one rendering in software (SwiftShader…), which `auto` skips but a forced choice runs. */
+    result: { backend: BackendName; attempts: BackendAttempt[]; softwareGpu: boolean };
+  };
   load: {
     args: {
       /** Identifies the weights (pair and version): a new key drops the previous model. */
       modelKey: string;
       manifest: CheckpointManifest;
       direction: Direction;
+      /** The student (`variants.fast`) or the pair's own generator. */
+      quality: Quality;
       /** Absolute URL prefix a shard's hash is appended to. */
       shardBase: string;
     };
     result: LoadResult;
     progress: LoadProgress;
   };
-  translate: { args: { modelKey: string; direction: Direction; image: Pixels }; result: TranslateResult; progress: TranslateProgress };
+  translate: { args: { modelKey: string; direction: Direction; quality: Quality; image: Pixels }; result: TranslateResult; progress: TranslateProgress };
   /**
    * Test builds only (VITE_STRIPES_TEST_HOOKS=1): 'abort' and 'hang' make the next translation
    * trap like a wasm out-of-memory, or spin inside "one long kernel", after its first tile;
