@@ -307,8 +307,13 @@ describe('every page on a phone and a desktop', () => {
           await expect.poll(async () => Number(await p.getAttribute('[data-testid=translate-output]', 'data-count')), { timeout: 120_000 }).toBeGreaterThan(0);
         }
         await p.waitForSelector('[data-testid=version-chart], [data-testid=round-summary]');
+        // The demo pair ships a fast variant: the Fast/Best switch is on the page.
+        await p.waitForSelector('[data-testid=translate-quality]');
       }],
-      ['pair-owner', `/pairs/${FRESH}`, (p) => p.waitForSelector('[data-testid=validation-panel]')],
+      ['pair-owner', `/pairs/${FRESH}`, async (p) => {
+        await p.waitForSelector('[data-testid=validation-panel]');
+        await p.waitForSelector('[data-testid=distill-panel]');
+      }],
       ['pair-fork', '/pairs/warm-and-cool-fork', (p) => p.waitForSelector('[data-testid=lineage-parent]')],
       ['pair-no-weights', '/pairs/no-weights-yet', (p) => p.waitForSelector('[data-testid=seed-panel]')],
       ['contribute', `/pairs/${DEMO}/contribute`, (p) => p.waitForSelector('[data-testid=contribute-start]')],

@@ -181,3 +181,51 @@ export type TrainerReply =
   | ({ id: number; type: 'contributed' } & ContributeResult)
   | { id: number; type: 'checked'; backend: BackendName | 'cpu'; losses: Record<string, number>; before: Record<string, Record<string, Float32Array>>; after: Record<string, Record<string, Float32Array>> }
   | { id: number; type: 'error'; message: string; status?: number; discarded?: boolean };
+
+/** Where a distillation in the browser is (web/src/lib/distiller.worker.ts). */
+export interface DistillSetupProgress {
+  phase: 'downloading' | 'preparing';
+  detail: string;
+}
+
+export interface DistillSetup {
+  backend: BackendName | 'cpu';
+  student: { arch: 'mobile-resnet'; ngf: number; nBlocks: number };
+  /** MACs of one 256×256 translation, teacher and student. */
+  teacherMacs: number;
+  studentMacs: number;
+  /** Whether the teacher's discriminators take part (the adversarial term). */
+  adversarial: boolean;
+  images: { A: number; B: number };
+}
+
+export interface DistillStepResult {
+  step: number;
+  /** The step's unweighted losses (shared/train/distill.ts: L1_AB, G_AB, D_B, …). */
+  losses: Record<string, number>;
+}
+
+/**
+ * The distiller worker's methods: `setup` downloads the pair's version (teacher generators and
+ * discriminators, float32) and decodes the picked images; the page then calls `step` once per
+ * iteration (so a Stop between two steps needs no special message) and `finish` to get the
+ * version to publish: the same manifest with the students added as `variants.fast`, and the
+ * students' new shards.
+ */
+export type DistillerMethods = {
+  setup: {
+    args: {
+      manifest: CheckpointManifest;
+      shardBase: string;
+      images: { A: Blob[]; B: Blob[] };
+      /** Planned iterations (the learning rate decays to 0 over them) and the crop side. */
+      steps: number;
+      cropSize: number;
+      seed: number;
+    };
+    result: DistillSetup;
+    progress: DistillSetupProgress;
+  };
+  step: { args: Record<string, never>; result: DistillStepResult };
+  finish: { args: Record<string, never>; result: { manifest: CheckpointManifest; shards: Record<string, Uint8Array> } };
+};
