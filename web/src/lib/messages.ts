@@ -4,6 +4,7 @@
  */
 import type { Direction, ModelConfig } from '../../../shared/model/config.ts';
 import type { CheckpointManifest } from '../../../shared/weights/format.ts';
+import type { StudentConfig } from '../../../shared/model/student-config.ts';
 import type { Quality } from './quality.ts';
 
 export type { Quality };
@@ -190,7 +191,7 @@ export interface DistillSetupProgress {
 
 export interface DistillSetup {
   backend: BackendName | 'cpu';
-  student: { arch: 'mobile-resnet'; ngf: number; nBlocks: number };
+  student: StudentConfig;
   /** MACs of one 256×256 translation, teacher and student. */
   teacherMacs: number;
   studentMacs: number;
