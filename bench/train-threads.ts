@@ -66,6 +66,8 @@ for (const c of cases) {
   // CPU seconds of the whole process (every thread) per iteration: unlike wall time, they barely
   // depend on the machine's load, so they show the parallel version's extra work.
   const cpu: number[][] = [[], []];
+  // Each worker's seconds per phase in every threaded iteration (cli/train/parallel.ts PhaseTimes).
+  const phases: Record<string, number>[][] = [];
   const timed = async (k: number, work: () => Promise<Record<string, number>>) => {
     const c0 = process.cpuUsage();
     const t0 = performance.now();
@@ -84,7 +86,11 @@ for (const c of cases) {
       },
       {
         name: `${threads} threads`,
-        run: () => timed(1, () => team.step(tf, { data: a, shape }, { data: b, shape }, poolsN, CYCLEGAN_ADAM.lr)),
+        run: async () => {
+          const s = await timed(1, () => team.step(tf, { data: a, shape }, { data: b, shape }, poolsN, CYCLEGAN_ADAM.lr));
+          phases.push(team.lastTimes);
+          return s;
+        },
         repeats: c.repeats,
       },
     ];
@@ -92,6 +98,13 @@ for (const c of cases) {
     console.error(`train-threads ${c.preset} ${c.size}×${c.size}: ${formatLoad(before)}`);
     const [one, many] = await interleave(peers, (m) => console.error(m));
     const after = sampleLoad();
+    // Median seconds per phase and worker over the timed threaded iterations: where the wall time goes.
+    const timedPhases = phases.slice(1);
+    const phaseMedians = (timedPhases[0] ?? []).map((_, w) =>
+      Object.fromEntries(Object.keys(timedPhases[0][w]).map((k) => [k, summarize(timedPhases.map((p) => p[w][k] ?? 0)).median])),
+    );
+    for (const [w, ph] of phaseMedians.entries())
+      console.error(`  worker ${w}: ${Object.entries(ph).map(([k, v]) => `${k} ${v?.toFixed(3)}`).join(', ')}`);
     const same = JSON.stringify(lossesOf[0]) === JSON.stringify(lossesOf[1]);
     const m1 = one.summary?.median;
     const mN = many.summary?.median;
@@ -100,7 +113,7 @@ for (const c of cases) {
     const cN = summarize(cpu[1].slice(1)).median;
     rows.push([c.preset, `${c.size}×${c.size}`, fmtS(m1), fmtS(mN), m1 && mN ? fmtX(m1 / mN) : '—', fmtS(c1), fmtS(cN), fmtX(cN / c1), `${one.samples.length}+${many.samples.length}`, same ? 'identical' : 'MISMATCH', `${before.loadavg[0].toFixed(1)}–${after.loadavg[0].toFixed(1)}`]);
     if (one.error || many.error) notes.push(`${c.preset}@${c.size}: ${one.error ?? ''} ${many.error ?? ''}`);
-    data.push({ ...c, threads, one: one.samples, many: many.samples, cpu, warmup: [one.warmupS, many.warmupS], load: [before, after], identical: same });
+    data.push({ ...c, threads, one: one.samples, many: many.samples, cpu, warmup: [one.warmupS, many.warmupS], load: [before, after], identical: same, phases: phaseMedians });
   } finally {
     tf.dispose([realA, realB]);
     for (const p of [pools1, poolsN]) {
