@@ -29,6 +29,7 @@
  * discriminator chunks: 2 threads balance exactly; 3 and 4 threads split further but unevenly
  * (the extra workers own no network); more add nothing.
  */
+import { readFileSync } from 'node:fs';
 import { isMainThread, parentPort, Worker, workerData } from 'node:worker_threads';
 import type { Tensor, Tensor4D } from '@tensorflow/tfjs-core';
 import type { ModelConfig, NetworkName } from '../../shared/model/config.ts';
@@ -104,8 +105,25 @@ interface Shared {
 
 type Image = { data: Float32Array; shape: [number, number, number, number] };
 
-/** Seconds a worker spent in each phase of its last iteration (for profiling; bench/train-threads.ts). */
+/**
+ * Seconds a worker spent in each phase of its last iteration (for profiling; bench/train-threads.ts),
+ * and, where Linux says (schedstat), `on cpu` and `runnable` (ready but waiting for a core) seconds.
+ */
 export type PhaseTimes = Record<string, number>;
+
+/**
+ * This thread's scheduler times so far, in seconds: on a core, and runnable but waiting for one
+ * (Linux /proc/thread-self/schedstat); null elsewhere. They tell the load on a shared machine apart
+ * from the program's own critical path.
+ */
+export function threadSchedTimes(): { onCpu: number; runnable: number } | null {
+  try {
+    const [run, wait] = readFileSync('/proc/thread-self/schedstat', 'utf8').trim().split(/\s+/).map(Number);
+    return Number.isFinite(run) && Number.isFinite(wait) ? { onCpu: run / 1e9, runnable: wait / 1e9 } : null;
+  } catch {
+    return null;
+  }
+}
 
 type ToWorker =
   | { id: number; type: 'init'; index: number; threads: number; identity: boolean; config: ModelConfig; adam: AdamConfig; weights: NetworkWeights; optimizer?: { G: AdamState; D: AdamState }; shared: Shared; lambdas: LossWeights }
@@ -373,6 +391,7 @@ async function workerMain(): Promise<void> {
       }
       case 'step': {
         const times: PhaseTimes = {};
+        const sched0 = threadSchedTimes();
         let t0 = performance.now();
         const lap = (k: string) => {
           const t = performance.now();
@@ -468,6 +487,11 @@ async function workerMain(): Promise<void> {
           // The wasm input-gradient kernel caches filters per weight; every weight was just replaced.
           clearWasmKernelCaches();
           lap('import weights');
+          const sched1 = threadSchedTimes();
+          if (sched0 && sched1) {
+            times['on cpu'] = sched1.onCpu - sched0.onCpu;
+            times['runnable'] = sched1.runnable - sched0.runnable;
+          }
         } catch (e) {
           // Free the others from the barriers: this iteration cannot complete.
           Atomics.store(ctrl, ABORT, 1);
