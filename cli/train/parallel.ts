@@ -139,7 +139,7 @@ type Pooled = { type: 'pooled'; side: 'A' | 'B'; image: Image };
 type Unsent<T> = T extends unknown ? Omit<T, 'id'> : never;
 
 type Reply =
-  | { id: number; ok: true; losses?: Partial<Record<LossName, number>>; times?: PhaseTimes; visuals?: Record<string, Float32Array>; state?: TrainingState }
+  | { id: number; ok: true; losses?: Partial<Record<LossName, number>>; times?: PhaseTimes; tensors?: number; visuals?: Record<string, Float32Array>; state?: TrainingState }
   | { id: number; ok: false; message: string };
 /** A worker's fake, posted mid-step for the history pool. */
 type FakeEvent = { fake: 'A' | 'B'; image: Image };
@@ -164,6 +164,8 @@ export class ParallelCycleGAN {
   private dead: Error | null = null;
   /** Each worker's phase times in the last step. */
   lastTimes: PhaseTimes[] = [];
+  /** Each worker's live TF.js tensors after the last step (its model, optimizer and caches: constant from step to step). */
+  lastTensors: number[] = [];
 
   private constructor(
     private readonly workers: Worker[],
@@ -295,6 +297,7 @@ export class ParallelCycleGAN {
     const losses: Partial<Record<LossName, number>> = {};
     for (const r of rs) Object.assign(losses, r.losses);
     this.lastTimes = rs.map((r) => r.times ?? {});
+    this.lastTensors = rs.map((r) => r.tensors ?? NaN);
     if (!this.identity) losses.idt_A = losses.idt_B = 0;
     // In trainStep's order, so logs and saved histories are the same text.
     return Object.fromEntries(LOSS_NAMES.map((n) => [n, losses[n]!])) as Losses;
@@ -500,7 +503,7 @@ async function workerMain(): Promise<void> {
         } finally {
           tf.dispose([realA, realB, ...kept, ...Object.values(dGrads)]);
         }
-        return { losses, times };
+        return { losses, times, tensors: tf.memory().numTensors };
       }
       case 'visuals': {
         const realA = tensor(m.a);

@@ -6,7 +6,8 @@
 import { mkdtempSync, readFileSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { afterAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { useBackend } from '../../cli/tf-backend.ts';
 import { train } from '../../cli/commands/train.ts';
 import { openTrainer, type Trainer } from '../../cli/train/session.ts';
 import { chunkPlan, ownerOf, ParallelCycleGAN } from '../../cli/train/parallel.ts';
@@ -57,6 +58,9 @@ async function run(threads: number, steps: number, resume?: { threads: number; s
 }
 
 describe('training on several threads', () => {
+  // The calling thread's backend holds the history pools.
+  beforeAll(() => useBackend('wasm'));
+
   it('splits an iteration into balanced chunks: every generator term once, both discriminators', () => {
     for (const n of [2, 3, 4]) {
       const plan = chunkPlan(n, true);
@@ -101,6 +105,28 @@ describe('training on several threads', () => {
       expect(r.losses, `${before} → ${after}`).toEqual(one.losses);
       expect(Buffer.compare(Buffer.from(r.snap.tensors), Buffer.from(one.snap.tensors)), `${before} → ${after}`).toBe(0);
       expect(r.snap.meta).toEqual(one.snap.meta);
+    }
+  });
+
+  it('frees every tensor a step makes on every worker', async () => {
+    const cfg = presetConfig('tiny');
+    const model = createCycleGAN(cfg, { seed: 0 });
+    const team = await ParallelCycleGAN.open({ threads: 3, config: cfg, adam: CYCLEGAN_ADAM, weights: await exportWeights(model), lambdas: CYCLEGAN_LOSS_WEIGHTS });
+    disposeCycleGAN(model);
+    let seed = 0;
+    const pools = { A: new ImagePool(50, () => ((seed = (seed * 16807 + 1) % 2147483647) / 2147483647)), B: new ImagePool(50, Math.random) };
+    try {
+      const counts = [];
+      for (const b of batches(3)) {
+        await team.step(tf, { data: b.a, shape: b.shape }, { data: b.b, shape: b.shape }, pools, 2e-4);
+        counts.push(team.lastTensors);
+      }
+      expect(counts[2]).toEqual(counts[1]);
+      expect(counts[1].every((n) => Number.isInteger(n) && n > 0)).toBe(true);
+    } finally {
+      pools.A.dispose();
+      pools.B.dispose();
+      await team.dispose();
     }
   });
 
