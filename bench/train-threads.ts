@@ -66,6 +66,7 @@ for (const c of cases) {
   // CPU seconds of the whole process (every thread) per iteration: unlike wall time, they barely
   // depend on the machine's load, so they show the parallel version's extra work.
   const cpu: number[][] = [[], []];
+  const sys: number[][] = [[], []];
   // Each worker's seconds per phase in every threaded iteration (cli/train/parallel.ts PhaseTimes).
   const phases: Record<string, number>[][] = [];
   // The on-core critical path per iteration (Linux schedstat): the one thread's own on-CPU seconds;
@@ -80,6 +81,7 @@ for (const c of cases) {
     const s = (performance.now() - t0) / 1000;
     const c = process.cpuUsage(c0);
     cpu[k].push((c.user + c.system) / 1e6);
+    sys[k].push(c.system / 1e6);
     return s;
   };
   try {
@@ -133,7 +135,7 @@ for (const c of cases) {
     const pN = path[1].length > 1 ? summarize(path[1].slice(1)).median : undefined;
     rows.push([c.preset, `${c.size}×${c.size}`, fmtS(m1), fmtS(mN), m1 && mN ? fmtX(m1 / mN) : '—', fmtS(c1), fmtS(cN), fmtX(cN / c1), fmtS(p1), fmtS(pN), p1 && pN ? fmtX(p1 / pN) : '—', `${one.samples.length}+${many.samples.length}`, same ? 'identical' : 'MISMATCH', `${before.loadavg[0].toFixed(1)}–${after.loadavg[0].toFixed(1)}`]);
     if (one.error || many.error) notes.push(`${c.preset}@${c.size}: ${one.error ?? ''} ${many.error ?? ''}`);
-    data.push({ ...c, threads, one: one.samples, many: many.samples, cpu, warmup: [one.warmupS, many.warmupS], load: [before, after], identical: same, phases: phaseMedians, path, waited });
+    data.push({ ...c, threads, one: one.samples, many: many.samples, cpu, warmup: [one.warmupS, many.warmupS], load: [before, after], identical: same, phases: phaseMedians, path, waited, sys });
   } finally {
     tf.dispose([realA, realB]);
     for (const p of [pools1, poolsN]) {

@@ -25,7 +25,7 @@
  * calling thread sends the discriminator's owner the pooled image. Every weight, moment (each on
  * its owner; `exportState` gathers them), loss and pool image equals `trainStep`'s bit for bit.
  *
- * Work per iteration is four generator chunks (a cycle chunk about 2.5–3 identity chunks) and two
+ * Work per iteration is four generator chunks (a cycle chunk 2–3 identity chunks) and two
  * discriminator chunks: 2 threads balance exactly; 3 and 4 threads split further but unevenly
  * (the extra workers own no network); more add nothing.
  */
@@ -44,7 +44,7 @@ const ROLE = 'stripes-parallel-trainer';
 const NETWORKS: readonly NetworkName[] = ['G_AB', 'G_BA', 'D_A', 'D_B'];
 type Disc = 'D_A' | 'D_B';
 
-/** Which chunks each of `n` workers runs (cost: a cycle chunk ≈ 2.5–3 identity chunks). */
+/** Which chunks each of `n` workers runs (cost: a cycle chunk ≈ 2–3 identity chunks). */
 export function chunkPlan(n: number, identity: boolean): { gen: GeneratorChunk[][]; disc: Disc[][] } {
   const idt = (c: GeneratorChunk[]) => (identity ? c : []);
   let gen: GeneratorChunk[][];
