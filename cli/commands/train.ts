@@ -67,7 +67,8 @@ Options:
   --resume           continue the run saved in --out exactly where it stopped
   --stop-at N        stop after iteration N with a checkpoint (train in sessions; --resume goes on)
   --backend B        TF.js backend: wasm (the default) or cpu
-  --threads N        cores to train on (default 1, at most ${MAX_TRAIN_THREADS}; wasm only).
+  --threads N        cores to train on (default 2 on wasm with 2+ cores, else 1; at most
+                     ${MAX_TRAIN_THREADS}; wasm only; 3–4 split unevenly and add a replica each).
                      Every iteration is split across N worker threads; the run is identical,
                      bit for bit, to --threads 1 (same weights, losses, checkpoints), so a run
                      may be resumed with any --threads`;
