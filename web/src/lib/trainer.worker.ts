@@ -109,7 +109,7 @@ function trainer(
           // A step's awaits resolve as microtasks: without a turn of the event loop here, the
           // page's stop message would wait for the whole loop.
           await new Promise((r) => setTimeout(r, 0));
-          if (step % previewEvery === 0 || step === of) {
+          if (model && (step % previewEvery === 0 || step === of)) {
             const a = tf.tensor4d(shown.a, shown.shape);
             const b = tf.tensor4d(shown.b, shown.shape);
             const v = visuals(model, a, b);
