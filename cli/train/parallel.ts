@@ -37,6 +37,7 @@ import type { AdamConfig, AdamState } from '../../shared/train/adam.ts';
 import type { NetworkWeights, TrainingState } from '../../shared/train/cyclegan.ts';
 import { LOSS_NAMES, type GeneratorChunk, type LossName, type Losses, type LossWeights } from '../../shared/train/train-step.ts';
 import type { ImagePool } from '../../shared/train/image-pool.ts';
+import type { GradientRules } from '../../shared/rounds/lease-training.ts';
 
 import { MAX_TRAIN_THREADS } from './threads.ts';
 
@@ -126,7 +127,7 @@ export function threadSchedTimes(): { onCpu: number; runnable: number } | null {
 }
 
 type ToWorker =
-  | { id: number; type: 'init'; index: number; threads: number; identity: boolean; config: ModelConfig; adam: AdamConfig; weights: NetworkWeights; optimizer?: { G: AdamState; D: AdamState }; shared: Shared; lambdas: LossWeights }
+  | { id: number; type: 'init'; index: number; threads: number; identity: boolean; config: ModelConfig; adam: AdamConfig; weights: NetworkWeights; optimizer?: { G: AdamState; D: AdamState }; shared: Shared; lambdas: LossWeights; rules?: GradientRules }
   | { id: number; type: 'step'; a: Image; b: Image; lr: number }
   | { id: number; type: 'visuals'; a: Image; b: Image }
   | { id: number; type: 'export' }
@@ -202,7 +203,12 @@ export class ParallelCycleGAN {
     Atomics.notify(this.ctrl, GEN);
   }
 
-  /** Starts `threads` workers (2..MAX_TRAIN_THREADS), each with the same weights (and optimizer state). */
+  /**
+   * Starts `threads` workers (2..MAX_TRAIN_THREADS), each with the same weights (and optimizer
+   * state). With `rules` (a community lease's proximal term and SGD clip), each network's owner
+   * adjusts its summed gradient before its optimizer step as `trainLease` on one thread does,
+   * the proximal term relative to `weights`.
+   */
   static async open(o: {
     threads: number;
     config: ModelConfig;
@@ -210,6 +216,7 @@ export class ParallelCycleGAN {
     weights: NetworkWeights;
     optimizer?: { G: AdamState; D: AdamState };
     lambdas: LossWeights;
+    rules?: GradientRules;
   }): Promise<ParallelCycleGAN> {
     const n = Math.max(2, Math.min(MAX_TRAIN_THREADS, o.threads));
     const identity = o.lambdas.lambdaIdentity > 0;
@@ -232,7 +239,7 @@ export class ParallelCycleGAN {
     try {
       await Promise.all(
         workers.map((_, index) =>
-          team.send(index, { type: 'init', index, threads: n, identity, config: o.config, adam: o.adam, weights: o.weights, optimizer: o.optimizer, shared, lambdas: o.lambdas }),
+          team.send(index, { type: 'init', index, threads: n, identity, config: o.config, adam: o.adam, weights: o.weights, optimizer: o.optimizer, shared, lambdas: o.lambdas, rules: o.rules }),
         ),
       );
     } catch (e) {
@@ -338,6 +345,7 @@ async function workerMain(): Promise<void> {
   const cyclegan = await import('../../shared/train/cyclegan.ts');
   const step = await import('../../shared/train/train-step.ts');
   const { clearWasmKernelCaches } = await import('../../shared/tfjs/wasm-kernels.ts');
+  const { adjustNetworkGradients } = await import('../../shared/rounds/lease-training.ts');
   type Init = Extract<ToWorker, { type: 'init' }>;
   let model: import('../../shared/train/cyclegan.ts').CycleGAN | null = null;
   let me!: Init;
@@ -347,6 +355,8 @@ async function workerMain(): Promise<void> {
   let gradViews!: Record<string, Float32Array>;
   let plan!: ReturnType<typeof chunkPlan>;
   let owner!: Record<NetworkName, number>;
+  /** The weights a proximal term pulls towards (the owned networks' initial ones), by slot key. */
+  const baseVars = new Map<string, Tensor>();
 
   // Pooled fakes arrive while a step runs, outside the one-message-at-a-time chain.
   const pooledWaiting: Partial<Record<'A' | 'B', ReturnType<typeof deferred<Image>>>> = {};
@@ -390,6 +400,8 @@ async function workerMain(): Promise<void> {
         gradViews = Object.fromEntries(Object.entries(m.shared.grads).map(([k, sab]) => [k, new Float32Array(sab)]));
         plan = chunkPlan(m.threads, m.identity);
         owner = ownerOf(m.threads);
+        if ((m.rules?.proximal ?? 0) > 0)
+          for (const net of NETWORKS) if (owner[net] === m.index) for (const p of places[net]) baseVars.set(cyclegan.slotKey(net, p.name), tf.clone(model!.nets[net][p.name]));
         return {};
       }
       case 'step': {
@@ -472,11 +484,27 @@ async function workerMain(): Promise<void> {
             }
           });
           lap('sum grads');
+          // The lease's rules (proximal term, SGD clip), each owned network's summed gradient alone, as on one thread.
+          const made: Tensor[] = [];
+          const adjust = (grads: Record<string, Tensor>, group: readonly NetworkName[]) => {
+            if (!me.rules) return grads;
+            let out = grads;
+            for (const net of group) {
+              if (!mine(net)) continue;
+              const keys = places[net].map((p) => cyclegan.slotKey(net, p.name));
+              const given = Object.fromEntries(keys.map((k) => [k, grads[k]]));
+              const adjusted = adjustNetworkGradients(me.rules, given, keys, (k) => nets[net][k.slice(net.length + 1)], (k) => baseVars.get(k)!);
+              for (const k of keys) if (adjusted[k] !== given[k]) made.push(adjusted[k]);
+              out = { ...out, ...adjusted };
+            }
+            return out;
+          };
           try {
-            if (Object.keys(gGrads).length) model!.optG.step(gGrads, m.lr);
-            if (Object.keys(dGrads).length) model!.optD.step(dGrads, m.lr);
+            if (Object.keys(gGrads).length) model!.optG.step(adjust(gGrads, ['G_AB', 'G_BA']), m.lr);
+            if (Object.keys(dGrads).length) model!.optD.step(adjust(dGrads, ['D_A', 'D_B']), m.lr);
           } finally {
             tf.dispose(Object.values(gGrads).filter((g) => !kept.includes(g)));
+            tf.dispose(made);
           }
           lap('adam');
           for (const net of NETWORKS) if (mine(net)) for (const p of places[net]) weightViews[net].set(valuesOf(nets[net][p.name]), p.offset);
@@ -523,6 +551,8 @@ async function workerMain(): Promise<void> {
       case 'stop':
         if (model) cyclegan.disposeCycleGAN(model);
         model = null;
+        tf.dispose([...baseVars.values()]);
+        baseVars.clear();
         return {};
     }
   }

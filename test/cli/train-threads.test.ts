@@ -16,6 +16,13 @@ import * as tf from '@tensorflow/tfjs-core';
 import { mulberry32 } from '../../shared/model/init.ts';
 import { presetConfig } from '../../shared/model/index.ts';
 import { makeTask, writeFolder } from '../../scripts/synthetic-task.ts';
+import { threadedLeaseStepper } from '../../cli/train/lease-stepper.ts';
+import { trainLease, type BatchSource } from '../../shared/rounds/lease-training.ts';
+import { DEFAULT_ROUND_CONFIG, TrainSettingsSchema, type TrainSettings } from '../../shared/rounds/protocol.ts';
+import type { Weights } from '../../shared/rounds/client.ts';
+import type { AdamState } from '../../shared/train/adam.ts';
+import { Rng } from '../../shared/train/rng.ts';
+import { nextBatch, UnalignedSampler } from '../../shared/train/sampling.ts';
 
 const SIZE = 32;
 const dir = mkdtempSync(join(tmpdir(), 'stripes-train-threads-'));
@@ -108,10 +115,10 @@ describe('training on several threads', () => {
     }
   });
 
-  it('frees every tensor a step makes on every worker', async () => {
+  it('frees every tensor a step makes on every worker (a lease proximal term and clip included)', async () => {
     const cfg = presetConfig('tiny');
     const model = createCycleGAN(cfg, { seed: 0 });
-    const team = await ParallelCycleGAN.open({ threads: 3, config: cfg, adam: CYCLEGAN_ADAM, weights: await exportWeights(model), lambdas: CYCLEGAN_LOSS_WEIGHTS });
+    const team = await ParallelCycleGAN.open({ threads: 3, config: cfg, adam: CYCLEGAN_ADAM, weights: await exportWeights(model), lambdas: CYCLEGAN_LOSS_WEIGHTS, rules: { proximal: 0.05, clip: 1e-3 } });
     disposeCycleGAN(model);
     let seed = 0;
     const pools = { A: new ImagePool(50, () => ((seed = (seed * 16807 + 1) % 2147483647) / 2147483647)), B: new ImagePool(50, Math.random) };
@@ -163,3 +170,58 @@ describe('training on several threads', () => {
   });
 
 });
+
+describe('a community lease on several threads (stripes contribute --threads)', () => {
+  beforeAll(() => useBackend('wasm'));
+  const config = presetConfig('tiny');
+  const LOAD = 36;
+  const leaseBatches = (): BatchSource => {
+    const r = new Rng(11);
+    const imgs = (n: number) => Array.from({ length: n }, () => Uint8Array.from({ length: LOAD * LOAD * 3 }, () => r.int(256)));
+    const A = { images: imgs(3) };
+    const B = { images: imgs(3) };
+    const rng = new Rng(4);
+    const sampler = new UnalignedSampler(3, 3, rng);
+    return { next: (n, crop) => nextBatch(A, B, sampler, rng, { loadSize: LOAD, cropSize: crop, flip: true }, n) };
+  };
+  const settings = (over: Partial<TrainSettings>): TrainSettings => TrainSettingsSchema.parse({ ...DEFAULT_ROUND_CONFIG.train, steps: 3, cropSize: SIZE, loadSize: LOAD, ...over });
+  let base: Weights;
+  let moments: { G: AdamState; D: AdamState };
+  beforeAll(async () => {
+    const m = createCycleGAN(config, { seed: 5 });
+    base = (await exportWeights(m)) as Weights;
+    // Moments carried in from elsewhere: nonzero, and step counts past the first.
+    const r = mulberry32(9);
+    const fill = (s: AdamState) => Object.fromEntries(Object.entries(s).map(([k, v]) => [k, { step: 4, m: v.m.map(() => (r() - 0.5) * 1e-3), v: v.v.map(() => r() * 1e-6) }]));
+    moments = { G: fill(await m.optG.exportState()), D: fill(await m.optD.exportState()) };
+    disposeCycleGAN(m);
+  });
+  const lease = (train: TrainSettings, threads: number, extra: Partial<Parameters<typeof trainLease>[0]> = {}) =>
+    trainLease({ config, base, train, batches: leaseBatches(), seed: 9, stepper: threadedLeaseStepper(threads), ...extra });
+  const expectSame = (a: Awaited<ReturnType<typeof lease>>, b: Awaited<ReturnType<typeof lease>>, what: string) => {
+    expect(b.losses, what).toEqual(a.losses);
+    expect(b.steps).toBe(a.steps);
+    for (const net of Object.keys(a.weights) as (keyof Weights)[])
+      for (const [k, v] of Object.entries(a.weights[net])) expect(Buffer.compare(Buffer.from(b.weights[net][k].buffer), Buffer.from(v.buffer)), `${what}: ${net}/${k}`).toBe(0);
+  };
+
+  it('uploads the one-thread weights and losses, bit for bit: Adam with a proximal term, warm-up, imported moments, uncorrected first moment', async () => {
+    const t = settings({ proximal: 0.05, warmupSteps: 2, lr: 1e-3 });
+    expectSame(await lease(t, 1), await lease(t, 2), 'adam + proximal');
+    const extra = { optimizerState: moments, correctFirstMoment: false };
+    const one = await lease(t, 1, extra);
+    expectSame(one, await lease(t, 2, extra), 'imported moments');
+    expectSame(one, await lease(t, 3, extra), '3 threads');
+  });
+
+  it('uploads the one-thread weights and losses, bit for bit: SGD clipping each network, with and without a proximal term', async () => {
+    const clipped = settings({ optimizer: 'sgd', lr: 0.01, gradClip: 0.5 });
+    const one = await lease(clipped, 1);
+    // The clip takes effect (else this would test nothing).
+    expect((await lease(settings({ optimizer: 'sgd', lr: 0.01, gradClip: 1e9 }), 1)).losses).not.toEqual(one.losses);
+    expectSame(one, await lease(clipped, 2), 'sgd + clip');
+    const prox = settings({ optimizer: 'sgd', lr: 0.01, gradClip: 0.5, proximal: 0.05 });
+    expectSame(await lease(prox, 1), await lease(prox, 2), 'sgd + clip + proximal');
+  });
+});
+
