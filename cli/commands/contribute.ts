@@ -14,10 +14,11 @@ import { ProgressBar } from '../progress.ts';
 import { loadDomain, type Domain } from '../train/data.ts';
 import { ApiClient, createToken } from '../remote.ts';
 import { isNodeBackend, NODE_BACKENDS, type NodeBackend } from '../tf-backend.ts';
+import { defaultTrainThreads, MAX_TRAIN_THREADS } from '../train/threads.ts';
 
 const NAME = 'contribute';
 
-const USAGE = `usage: stripes contribute --server URL --pair SLUG --a DIR --b DIR [--rounds N] [--token T] [--backend wasm|cpu] [--seed N]
+const USAGE = `usage: stripes contribute --server URL --pair SLUG --a DIR --b DIR [--rounds N] [--token T] [--backend wasm|cpu] [--threads N] [--seed N]
 
 Lends this machine to a pair's community training: takes a lease, trains the pair's four networks
 for the round's K steps on the images in --a and --b (they never leave this machine), uploads the
@@ -29,6 +30,9 @@ change (local − base) as float16 shards and commits it. Repeats for --rounds r
   --rounds N      rounds to contribute to (default 1)
   --token T       API token (default: $STRIPES_TOKEN, else a new one is made)
   --backend B     TF.js backend: ${NODE_BACKENDS.join(' or ')} (default wasm)
+  --threads N     cores to train on (default 2 on wasm with 2+ cores, else 1; at most
+                  ${MAX_TRAIN_THREADS}; wasm only). Every step is split across N worker threads; the
+                  uploaded change and the losses are identical, bit for bit, to --threads 1
   --seed N        seed for cropping, flipping and the fake pools (default 1)
   --wait S        after committing, wait up to S seconds to learn whether the round's result passed
                   the quality gate and became the pair's current version (default 120; 0: don't wait)`;
@@ -52,14 +56,18 @@ export function folderDomains(dirs: { a: string; b: string }, log: (m: string) =
   return (loadSize) => ({ A: loadDomain(dirs.a, '--a', loadSize, undefined, log), B: loadDomain(dirs.b, '--b', loadSize, undefined, log) });
 }
 
-export async function tfTrainer(load: DomainLoader, backend: NodeBackend, seed: number): Promise<RoundTrainer> {
-  const [{ useBackend }, sampling, { Rng }, lease] = await Promise.all([
+export async function tfTrainer(load: DomainLoader, backend: NodeBackend, seed: number, threads = 1): Promise<RoundTrainer> {
+  if (threads > 1 && backend !== 'wasm') throw new Error(`training on ${threads} threads needs the wasm backend, not ${backend}`);
+  const [{ useBackend }, sampling, { Rng }, lease, { threadedLeaseStepper }] = await Promise.all([
     import('../tf-backend.ts'),
     import('../../shared/train/sampling.ts'),
     import('../../shared/train/rng.ts'),
     import('../../shared/rounds/lease-training.ts'),
+    import('../train/lease-stepper.ts'),
   ]);
   await useBackend(backend);
+  // Each lease's steps: on this thread, or split across worker threads with the same results.
+  const stepper = threadedLeaseStepper(threads);
   const rng = new Rng(seed);
   const domains = new Map<number, { A: Domain; B: Domain }>();
   let leases = 0;
@@ -77,7 +85,7 @@ export async function tfTrainer(load: DomainLoader, backend: NodeBackend, seed: 
     const batches = { next: (n: number, crop: number) => sampling.nextBatch(A, B, sampler, rng, { loadSize, cropSize: crop, flip: true }, n) };
     try {
       // The pools' stream: from --seed and how many leases this process has trained, so reruns repeat.
-      return await lease.trainLease({ config, base, train: t, batches, seed: (seed * 7919 + ++leases) >>> 0, onStep: (r) => onStep(r.step, r.losses) });
+      return await lease.trainLease({ config, base, train: t, batches, seed: (seed * 7919 + ++leases) >>> 0, onStep: (r) => onStep(r.step, r.losses), stepper });
     } catch (e) {
       if (e instanceof lease.LeaseDiverged) throw new CliError(`round ${l.round}: ${e.message}`);
       throw e;
@@ -113,6 +121,7 @@ export const command: Command = {
         token: { type: 'string' },
         backend: { type: 'string' },
         seed: { type: 'string' },
+        threads: { type: 'string' },
         wait: { type: 'string' },
       },
       { min: 0, max: 0, names: 'no positional arguments' },
@@ -126,6 +135,9 @@ export const command: Command = {
     const wait = values.wait === undefined ? 120_000 : values.wait === '0' ? 0 : positiveInt('wait', values.wait, 120) * 1000;
     const backend = values.backend ?? 'wasm';
     if (!isNodeBackend(backend)) throw usageError(NAME, `--backend must be ${NODE_BACKENDS.join(' or ')}, got ${JSON.stringify(backend)}`);
+    const threads = positiveInt('threads', values.threads, defaultTrainThreads(backend));
+    if (threads > MAX_TRAIN_THREADS) throw usageError(NAME, `--threads must be at most ${MAX_TRAIN_THREADS}, got ${threads}`);
+    if (threads > 1 && backend !== 'wasm') throw usageError(NAME, `--threads ${threads} needs --backend wasm (the cpu backend trains on one thread)`);
     const log = (m: string) => process.stderr.write(m + '\n');
 
     let client = new ApiClient(server, values.token ?? process.env.STRIPES_TOKEN);
@@ -134,7 +146,7 @@ export const command: Command = {
       client = new ApiClient(server, t.token);
       log(`made a new API token (id ${t.id}); pass --token ${t.token} to keep contributing under it`);
     }
-    const trainer = await tfTrainer(folderDomains({ a, b }, log), backend, seed);
+    const trainer = await tfTrainer(folderDomains({ a, b }, log), backend, seed, threads);
 
     for (let r = 1; r <= rounds; r++) {
       let bar: ProgressBar | null = null;

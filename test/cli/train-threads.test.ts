@@ -17,6 +17,7 @@ import { mulberry32 } from '../../shared/model/init.ts';
 import { presetConfig } from '../../shared/model/index.ts';
 import { makeTask, writeFolder } from '../../scripts/synthetic-task.ts';
 import { threadedLeaseStepper } from '../../cli/train/lease-stepper.ts';
+import { command as contribute } from '../../cli/commands/contribute.ts';
 import { trainLease, type BatchSource } from '../../shared/rounds/lease-training.ts';
 import { DEFAULT_ROUND_CONFIG, TrainSettingsSchema, type TrainSettings } from '../../shared/rounds/protocol.ts';
 import type { Weights } from '../../shared/rounds/client.ts';
@@ -212,6 +213,14 @@ describe('a community lease on several threads (stripes contribute --threads)', 
     const one = await lease(t, 1, extra);
     expectSame(one, await lease(t, 2, extra), 'imported moments');
     expectSame(one, await lease(t, 3, extra), '3 threads');
+  });
+
+  it('stripes contribute takes --threads (wasm only, at most 4) and says so in its help', async () => {
+    expect(contribute.usage).toMatch(/--threads N/);
+    const args = (...more: string[]) => ['--server', 'http://127.0.0.1:9', '--pair', 'p', '--a', dir, '--b', dir, ...more];
+    await expect(contribute.run(args('--threads', '2', '--backend', 'cpu'))).rejects.toThrow(/needs --backend wasm/);
+    await expect(contribute.run(args('--threads', '5'))).rejects.toThrow(/at most 4/);
+    await expect(contribute.run(args('--threads', '0'))).rejects.toThrow(/positive integer/);
   });
 
   it('uploads the one-thread weights and losses, bit for bit: SGD clipping each network, with and without a proximal term', async () => {
