@@ -18,6 +18,7 @@ import type {
   TranslateResult,
   TranslatorMethods,
 } from './messages.ts';
+import { requestedThreads } from './messages.ts';
 import { CancelledError, RpcClient, WorkerDiedError } from './worker-rpc.ts';
 
 /** A translation that sends nothing (no tile done) for this long has hung: the worker is restarted. */
@@ -48,6 +49,8 @@ export class Translator {
   /** The backend the worker runs on, once one has started; null again after a restart. */
   backend = $state<BackendName | null>(null);
   attempts = $state<BackendAttempt[]>([]);
+  /** The wasm backend's thread count when it runs on wasm, else null. */
+  threads = $state<number | null>(null);
   /** Weight download progress of the current load, or null when none is running. */
   progress = $state<LoadProgress | null>(null);
   /** The running translation's progress, or null when none is running. */
@@ -72,6 +75,7 @@ export class Translator {
       {
         onDeath: (e) => {
           this.backend = null;
+          this.threads = null;
           this.#applied = null;
           this.#loaded.clear();
           this.restarts++;
@@ -93,8 +97,9 @@ export class Translator {
   /** Starts the chosen backend (or the first that works); forcing one that fails throws. */
   setBackend(choice: BackendChoice): Promise<BackendName> {
     return this.#tracked(async () => {
-      const reply = await this.#rpc.call('setBackend', { choice }, { idleTimeoutMs: BACKEND_IDLE_MS });
+      const reply = await this.#rpc.call('setBackend', { choice, threads: requestedThreads() }, { idleTimeoutMs: BACKEND_IDLE_MS });
       this.backend = reply.backend;
+      this.threads = reply.threads ?? null;
       this.attempts = reply.attempts;
       this.#applied = choice;
       return reply.backend;

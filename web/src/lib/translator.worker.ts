@@ -11,7 +11,7 @@ import { generator } from '../../../shared/model/generator.ts';
 import { generatorTiled, planTiles } from '../../../shared/model/tiled.ts';
 import { decodeGroup } from '../../../shared/weights/checkpoint.ts';
 import { validateManifest } from '../../../shared/weights/manifest.ts';
-import { selectBackend } from './backend.ts';
+import { poisonWasm, selectBackend } from './backend.ts';
 import type { BackendName, TranslatorMethods } from './messages.ts';
 import { cropOutput, toInput, toPixels } from './pixels.ts';
 import { groupToFetch, shardFetcher } from './weights.ts';
@@ -77,11 +77,11 @@ function isFatal(e: unknown): boolean {
 }
 
 const handlers: Handlers<TranslatorMethods> = {
-  async setBackend({ choice }) {
-    const chosen = await selectBackend(choice);
+  async setBackend({ choice, threads }) {
+    const chosen = await selectBackend(choice, { threads });
     if (chosen.backend !== backend) disposeModels();
     backend = chosen.backend;
-    return { backend: chosen.backend, attempts: chosen.attempts };
+    return { backend: chosen.backend, attempts: chosen.attempts, threads: chosen.threads };
   },
 
   async load(req, { progress }) {
@@ -172,9 +172,11 @@ function maybeFail(): void {
   // Busy inside "one long kernel": nothing is taken from the message queue any more.
   if (how === 'hang') for (;;);
   // What a real wasm out-of-memory leaves behind: a heap whose contents cannot be trusted, and
-  // a WebAssembly trap. Scribble over the start of the heap, then trap.
+  // a WebAssembly trap. Scribble over the start of the heap (the allocator's state and, in the
+  // threaded build, its lock), then trap as a kernel would: through the wasm heap guard.
   const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm;
   wasm?.HEAPU8?.fill(0xff, 0, 1 << 16);
+  poisonWasm();
   throw new WebAssembly.RuntimeError('Aborted(forced by a test hook)');
 }
 
