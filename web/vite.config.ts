@@ -65,13 +65,17 @@ function wasmThreadAssets() {
   return { worker, main };
 }
 
-/** Worker-bundle half: the glue and its loader, pointed at the shipped files. */
-function wasmThreads(base: string): Plugin {
+/** Worker-bundle half: the glue and its loader, pointed at the shipped files (under the build's base). */
+function wasmThreads(): Plugin {
   const { worker, main } = wasmThreadAssets();
+  let base = '/';
   const url = (f: { fileName: string }) => `new URL(${JSON.stringify(base + f.fileName)}, self.location.href).href`;
   return {
     name: 'stripes:wasm-threads',
     apply: 'build',
+    configResolved(config) {
+      base = config.base;
+    },
     transform(code, id) {
       const file = id.split('?')[0].replace(/\\/g, '/');
       if (file.endsWith('/tfjs-backend-wasm/wasm-out/tfjs-backend-wasm-threaded-simd.js')) return { code: patchCores(code, file), map: null };
@@ -115,7 +119,7 @@ export default defineConfig(({ command }) => ({
     },
   ],
   // The translator and the trainer are ES module workers: they import TF.js and the shared model.
-  worker: { format: 'es', plugins: () => (command === 'build' ? [wasmThreads('/')] : []) },
+  worker: { format: 'es', plugins: () => (command === 'build' ? [wasmThreads()] : []) },
   build: {
     outDir: 'dist',
     emptyOutDir: true,
