@@ -409,7 +409,7 @@ for (const r of rows) {
   const s = median(r.stripesMs);
   const o = median(r.ortMs);
   lines.push(
-    [r.model, r.threads, `${r.load[0].toFixed(1)}→${r.load[1].toFixed(1)}`, ms(s), ms(o), Number.isFinite(s / o) ? `${(s / o).toFixed(2)}×` : r.error ?? '—', r.ortVsPytorch.toExponential(1), r.appVsOrtLevels,
+    [r.model, r.threads, `${r.load[0].toFixed(1)}→${r.load[1].toFixed(1)}`, ms(s), ms(o), Number.isFinite(s / o) ? `${(s / o).toFixed(2)}×` : r.error ?? '—', r.ortVsPytorch.toExponential(1), Number.isInteger(r.appVsOrtLevels) ? r.appVsOrtLevels : `${r.appVsOrtLevels.toExponential(1)} (vs PyTorch)`,
       r.first ? `${ms(r.first.stripesCold)} / ${ms(r.first.ortCold)}` : '—', r.first ? `${ms(r.first.stripesWarm)} / ${ms(r.first.ortWarm)}` : '—'].join(' | '),
   );
 }

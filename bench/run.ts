@@ -103,7 +103,7 @@ function ortTable(quick: boolean): BenchTable {
   const rows = j.rows.map((x) => {
     const s = x.stripesMs.length ? med(x.stripesMs) : NaN;
     const o = x.ortMs.length ? med(x.ortMs) : NaN;
-    return [x.model, String(x.threads), `${x.load[0].toFixed(1)}→${x.load[1].toFixed(1)}`, ms(s), ms(o), Number.isFinite(s / o) ? `${(s / o).toFixed(2)}×` : x.error ?? '—', x.ortVsPytorch.toExponential(1), String(x.appVsOrtLevels),
+    return [x.model, String(x.threads), `${x.load[0].toFixed(1)}→${x.load[1].toFixed(1)}`, ms(s), ms(o), Number.isFinite(s / o) ? `${(s / o).toFixed(2)}×` : x.error ?? '—', x.ortVsPytorch.toExponential(1), (Number.isInteger(x.appVsOrtLevels) ? String(x.appVsOrtLevels) : `${x.appVsOrtLevels.toExponential(1)} (vs PyTorch)`),
       x.first ? `${ms(x.first.stripesCold)} / ${ms(x.first.ortCold)}` : '—', x.first ? `${ms(x.first.stripesWarm)} / ${ms(x.first.ortWarm)}` : '—'];
   });
   return {

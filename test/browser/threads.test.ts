@@ -77,7 +77,9 @@ async function openPair(o: { cores?: number; threads?: number } = {}): Promise<O
     workers.push(w.url());
     w.on('console', (m) => logged.push(m.text()));
   });
-  await page.goto(`${server.url}/pairs/${slug}`);
+  // Not the `load` event (every gallery image): on a loaded machine it took over 30 s once. What
+  // matters is the translator being ready, which has its own, longer wait.
+  await page.goto(`${server.url}/pairs/${slug}`, { waitUntil: 'domcontentloaded' });
   await page.waitForFunction(() => document.querySelector('[data-testid=translate-status]')?.textContent?.includes('Ready on'), null, { timeout: 120_000 });
   return { browser, page, workers, logged };
 }
