@@ -9,8 +9,8 @@
  *
  * Models: the `small` and `full` presets, and `fast`: the distilled student (mobile ResNet,
  * shared/model/student.ts) at the size `stripes distill` gives a `small` teacher, the demo pair's
- * own `variants.fast` (ngf 6, 6 blocks). Threads: 1 and every core (at most 8) by default. The
- * web app does not run a version's student yet, so `fast` runs in a harness page instead
+ * own `variants.fast` (ngf 6, 6 blocks). Threads: 1 and every core (at most 8) by default.
+ * `fast` runs in a harness page instead of the app (written before the app's Fast switch)
  * (bench/browser-model/: shared/model/student.ts on web/src/lib/backend.ts's wasm setup, built
  * with the app's Vite config), compared with PyTorch's output as floats.
  *
@@ -294,8 +294,7 @@ try {
     const D_A: NetworkParams = Object.fromEntries(initValues(specsFor('D_A', config), 3));
     const D_B: NetworkParams = Object.fromEntries(initValues(specsFor('D_B', config), 4));
     const slug = `bench-ort-${model}`;
-    // The web app does not run a version's `fast` student yet (it always translates with the
-    // pair's generator): the student runs in the harness, the presets in the app itself.
+    // The student runs in the harness (written before the app's Fast switch), the presets in the app.
     if (!student) await publishPair(server.url, { slug, title: `Bench ORT ${model}`, domainA: 'A', domainB: 'B', description: '', licence: 'CC0-1.0' }, await encodeCheckpoint(config, { G_AB: G, G_BA: G, D_A, D_B }));
     const shapes = readSafetensors(await readFile(join(dir, 'G.stripes.safetensors')), 'G.stripes').tensors;
     const io = readSafetensors(await readFile(join(dir, 'io.safetensors')), 'io').tensors;

@@ -50,3 +50,14 @@ export function oneOf<const T extends string>(command: string, name: string, v: 
     throw usageError(command, `--${name} must be ${allowed.join(' or ')}, got ${JSON.stringify(v)}`);
   return v as T;
 }
+
+/** An integer option in `[min, max]`, or undefined when not given (a resume may supply it). */
+export function intOption(command: string, name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
+  if (v === undefined) return undefined;
+  const n = Number(v);
+  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
+    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}..${max}`;
+    throw usageError(command, `--${name} must be an integer ${range}, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}

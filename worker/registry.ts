@@ -64,14 +64,21 @@ function toVersion(r: VersionRow): StoredVersion {
   };
 }
 
-function encodeCursor(createdAt: string, slug: string): string {
-  return btoa(JSON.stringify([createdAt, slug])).replace(/=+$/, '');
+/**
+ * The gallery's order: pairs that translate first, then those with sample pictures, then bare
+ * ones; newest first within each. A cursor is the last row's place in that order.
+ */
+type ListKey = [rank: number, createdAt: string, slug: string];
+
+function encodeCursor(key: ListKey): string {
+  return btoa(JSON.stringify(key)).replace(/=+$/, '');
 }
 
-function decodeCursor(cursor: string): [string, string] | null {
+function decodeCursor(cursor: string): ListKey | null {
   try {
     const v = JSON.parse(atob(cursor));
-    return Array.isArray(v) && v.length === 2 && v.every((s) => typeof s === 'string') ? (v as [string, string]) : null;
+    const ok = Array.isArray(v) && v.length === 3 && Number.isInteger(v[0]) && v[0] >= 0 && v[0] <= 3 && typeof v[1] === 'string' && typeof v[2] === 'string';
+    return ok ? (v as ListKey) : null;
   } catch {
     return null;
   }
@@ -124,7 +131,11 @@ export class Registry {
     return row?.owner ?? null;
   }
 
-  /** Newest first; `q` matches slug, title, domain names and description, case-insensitively. */
+  /**
+   * Pairs with a current version first, then those with sample pictures, then the rest, newest
+   * first within each (a flood of fresh, empty pairs never pushes a working pair off the first
+   * page); `q` matches slug, title, domain names and description, case-insensitively.
+   */
   async listPairs(q: string | undefined, limit: number, cursor: string | undefined): Promise<{ pairs: Pair[]; next: string | null } | 'bad_cursor'> {
     const where: string[] = [];
     const args: unknown[] = [];
@@ -138,17 +149,21 @@ export class Registry {
     if (cursor) {
       const c = decodeCursor(cursor);
       if (!c) return 'bad_cursor';
-      where.push(`(created_at < ?${args.length + 1} OR (created_at = ?${args.length + 1} AND slug < ?${args.length + 2}))`);
-      args.push(c[0], c[1]);
+      const [r, t, s] = [args.length + 1, args.length + 2, args.length + 3];
+      where.push(`(rank < ?${r} OR (rank = ?${r} AND (created_at < ?${t} OR (created_at = ?${t} AND slug < ?${s}))))`);
+      args.push(...c);
     }
+    const ranked =
+      'SELECT p.*, (CASE WHEN p.current_version IS NULL THEN 0 ELSE 2 END + ' +
+      'EXISTS (SELECT 1 FROM samples s WHERE s.pair_slug = p.slug)) AS rank FROM pairs p';
     const sql =
-      `SELECT * FROM pairs ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
-      `ORDER BY created_at DESC, slug DESC LIMIT ${limit + 1}`;
-    const { results } = await this.db.prepare(sql).bind(...args).all<PairRow>();
+      `SELECT * FROM (${ranked}) ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ` +
+      `ORDER BY rank DESC, created_at DESC, slug DESC LIMIT ${limit + 1}`;
+    const { results } = await this.db.prepare(sql).bind(...args).all<PairRow & { rank: number }>();
     const page = results.slice(0, limit);
     const pairs = await Promise.all(page.map((r) => this.toPair(r)));
     const last = page[page.length - 1];
-    return { pairs, next: results.length > limit && last ? encodeCursor(last.created_at, last.slug) : null };
+    return { pairs, next: results.length > limit && last ? encodeCursor([last.rank, last.created_at, last.slug]) : null };
   }
 
   /** False when the slug is taken. */

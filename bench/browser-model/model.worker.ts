@@ -2,7 +2,7 @@
 /**
  * The bench harness's worker: the project's own generator code (shared/model) on the app's own
  * backend setup (web/src/lib/backend.ts: the same wasm builds, thread count and pthread files),
- * for a model the web app cannot run by itself yet (the distilled `fast` student). One forward
+ * for the distilled `fast` student. One forward
  * pass per `run`, timed like the app's translator: forward pass and read-back.
  */
 import * as tf from '@tensorflow/tfjs-core';

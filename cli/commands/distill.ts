@@ -9,9 +9,7 @@
  * the discriminators, both optimizers, the data RNG and sampler, the loss history) is under
  * `training/`, beside the report (`index.html`, `report/*.png`).
  */
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, relative } from 'node:path';
+import { basename } from 'node:path';
 import { DISCRIMINATORS, GENERATORS, type DiscriminatorName, type GeneratorName } from '../../shared/model/config.ts';
 import { generatorMacs, mobileGeneratorMacs } from '../../shared/model/macs.ts';
 import {
@@ -31,18 +29,20 @@ import type { DistillState } from '../../shared/train/distill.ts';
 import { nextBatch, toUnit, UnalignedSampler, type SamplerState } from '../../shared/train/sampling.ts';
 import { learningRate, scheduleSplit } from '../../shared/train/schedule.ts';
 import { Rng, type RngState } from '../../shared/train/rng.ts';
-import { readCheckpointDir, writeCheckpointDir, MANIFEST_FILE } from '../checkpoint-dir.ts';
-import { oneOf, parseCommandArgs, required, type Command } from '../command.ts';
+import { readCheckpointDir, writeCheckpointDir } from '../checkpoint-dir.ts';
+import { intOption, oneOf, parseCommandArgs, required, type Command } from '../command.ts';
 import { CliError, usageError } from '../errors.ts';
 import { encodePng } from '../image-io.ts';
 import { ProgressBar } from '../progress.ts';
 import type { NodeBackend } from '../tf-backend.ts';
-import { loadDomain, type Domain } from '../train/data.ts';
+import { loadDomain } from '../train/data.ts';
+import { digestOf, inspectRunDir, ResumeCheck, type RunKind } from '../train/run-dir.ts';
 import { LossHistory, renderReport, type LossHistoryState, type ReportRow } from '../train/report.ts';
 
 const NAME = 'distill';
 const BACKENDS: readonly NodeBackend[] = ['wasm', 'cpu'];
 export const DISTILL_STATE_FILE = 'training/distill.json';
+const RUN_KIND: RunKind = { noun: 'distillation', stateFile: DISTILL_STATE_FILE, maker: 'stripes distill' };
 export const DISTILL_TENSORS_FILE = 'training/distill.safetensors';
 const STATE_FORMAT = 'stripes-distill-state';
 const STATE_VERSION = 1;
@@ -107,15 +107,8 @@ interface DistillRunState {
   steps: { S: Record<string, number>; D?: Record<string, number> };
 }
 
-function int(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max)
-    throw usageError(NAME, `--${name} must be an integer ${max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}..${max}`}, got ${JSON.stringify(v)}`);
-  return n;
-}
-
 function parse(argv: string[]) {
+  const int = (name: string, v: string | undefined, min: number, max?: number) => intOption(NAME, name, v, min, max);
   const { values } = parseCommandArgs(
     NAME,
     argv,
@@ -194,46 +187,17 @@ function specFromArgs(p: Parsed, teacher: CheckpointManifest): DistillSpec {
 }
 
 function checkResume(p: Parsed, saved: DistillSpec, out: string): void {
-  const diffs: string[] = [];
-  const want = (flag: string, given: unknown, have: unknown) => {
-    if (given !== undefined && given !== have) diffs.push(`${flag} ${given} (the run has ${have})`);
-  };
-  want('--ngf', p.ngf, saved.student.ngf);
-  want('--blocks', p.blocks, saved.student.nBlocks);
-  want('--iterations', p.iterations, saved.iterations);
-  want('--load-size', p.loadSize, saved.loadSize);
-  want('--crop-size', p.cropSize, saved.cropSize);
-  want('--no-flip', p.flip === false ? 'set' : undefined, saved.flip ? 'not set' : 'set');
-  want('--gan-weight', p.ganWeight, saved.ganWeight);
-  want('--seed', p.seed, saved.seed);
-  want('--save-every', p.saveEvery, saved.saveEvery);
-  if (diffs.length) throw new CliError(`--resume: ${out} holds a different distillation: ${diffs.join('; ')}`);
-}
-
-function inspectOut(out: string, resume: boolean): 'fresh' | 'resume' {
-  if (!existsSync(out)) {
-    if (resume) throw new CliError(`--resume: ${out} does not exist`);
-    return 'fresh';
-  }
-  if (!statSync(out).isDirectory()) throw new CliError(`--out ${out} is a file, not a folder`);
-  const entries = readdirSync(out);
-  if (entries.length === 0) {
-    if (resume) throw new CliError(`--resume: ${out} is empty: there is no distillation to resume`);
-    return 'fresh';
-  }
-  const hasState = existsSync(`${out}/${DISTILL_STATE_FILE}`) && existsSync(`${out}/${MANIFEST_FILE}`);
-  if (!resume) {
-    if (hasState) throw new CliError(`--out ${out} already holds a distillation: pass --resume to continue it, or choose another folder`);
-    throw new CliError(`--out ${out} is not empty: choose a new or empty folder`);
-  }
-  if (!hasState) throw new CliError(`--resume: ${out} holds no distillation state (${DISTILL_STATE_FILE}); was it made by stripes distill?`);
-  return 'resume';
-}
-
-function digestOf(dom: Domain, dir: string): { count: number; digest: string } {
-  const h = createHash('sha256');
-  dom.paths.forEach((p, i) => h.update(relative(dir, p) + '\n').update(dom.images[i]));
-  return { count: dom.paths.length, digest: h.digest('hex').slice(0, 16) };
+  const r = new ResumeCheck('the run');
+  r.check('--ngf', p.ngf, saved.student.ngf);
+  r.check('--blocks', p.blocks, saved.student.nBlocks);
+  r.check('--iterations', p.iterations, saved.iterations);
+  r.check('--load-size', p.loadSize, saved.loadSize);
+  r.check('--crop-size', p.cropSize, saved.cropSize);
+  r.check('--no-flip', p.flip === false ? 'set' : undefined, saved.flip ? 'not set' : 'set');
+  r.check('--gan-weight', p.ganWeight, saved.ganWeight);
+  r.check('--seed', p.seed, saved.seed);
+  r.check('--save-every', p.saveEvery, saved.saveEvery);
+  r.finish(out, 'a different distillation');
 }
 
 const teacherId = (m: CheckpointManifest) => GENERATORS.map((g) => `${g}:${m.groups[g]?.paths.join(',')}`).join(';');
@@ -296,7 +260,7 @@ function meanAbs(a: Float32Array, b: Float32Array): number {
 
 export async function distill(argv: string[]): Promise<number> {
   const p = parse(argv);
-  const mode = inspectOut(p.out, p.resume);
+  const mode = inspectRunDir(p.out, p.resume, RUN_KIND);
   const log = (m: string) => process.stderr.write(m + '\n');
 
   let saved: DistillRunState | undefined;

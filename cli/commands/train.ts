@@ -9,20 +9,19 @@
  */
 import { CYCLEGAN_ADAM } from '../../shared/train/adam.ts';
 import { trainScheduleMeta } from '../../shared/rounds/schedule.ts';
-import { createHash } from 'node:crypto';
-import { existsSync, readdirSync, statSync } from 'node:fs';
-import { basename, relative } from 'node:path';
+import { basename } from 'node:path';
 import { isPresetName, NETWORKS, PRESET_NAMES, presetConfig, validateModelConfig, type ModelConfig } from '../../shared/model/config.ts';
 import { decodeGroup, encodeCheckpoint } from '../../shared/weights/checkpoint.ts';
 import type { NetworkWeights } from '../../shared/train/cyclegan.ts';
 import { scheduleSplit } from '../../shared/train/schedule.ts';
 import { readCheckpointDir, writeCheckpointDir, MANIFEST_FILE } from '../checkpoint-dir.ts';
-import { oneOf, parseCommandArgs, required, type Command } from '../command.ts';
+import { intOption, oneOf, parseCommandArgs, required, type Command } from '../command.ts';
 import { CliError, usageError } from '../errors.ts';
 import { encodePng } from '../image-io.ts';
 import { ProgressBar } from '../progress.ts';
 import type { NodeBackend } from '../tf-backend.ts';
-import { loadDomain, type Domain } from '../train/data.ts';
+import { loadDomain } from '../train/data.ts';
+import { digestOf, inspectRunDir, ResumeCheck, type RunKind } from '../train/run-dir.ts';
 import { nextBatch, toUnit, UnalignedSampler, type SamplerState } from '../../shared/train/sampling.ts';
 import { LossHistory, renderReport, SAMPLE_NAMES, type LossHistoryState, type ReportRow, type SampleName } from '../train/report.ts';
 import { Rng, type RngState } from '../../shared/train/rng.ts';
@@ -32,6 +31,7 @@ import { defaultTrainThreads, MAX_TRAIN_THREADS } from '../train/threads.ts';
 const NAME = 'train';
 const BACKENDS: readonly NodeBackend[] = ['wasm', 'cpu'];
 export const STATE_FILE = 'training/state.json';
+const RUN_KIND: RunKind = { noun: 'training run', stateFile: STATE_FILE, maker: 'stripes train' };
 export const TENSORS_FILE = 'training/state.safetensors';
 const STATE_FORMAT = 'stripes-training-state';
 const STATE_VERSION = 1;
@@ -67,7 +67,8 @@ Options:
   --resume           continue the run saved in --out exactly where it stopped
   --stop-at N        stop after iteration N with a checkpoint (train in sessions; --resume goes on)
   --backend B        TF.js backend: wasm (the default) or cpu
-  --threads N        cores to train on (default 1, at most ${MAX_TRAIN_THREADS}; wasm only).
+  --threads N        cores to train on (default 2 on wasm with 2+ cores, else 1; at most
+                     ${MAX_TRAIN_THREADS}; wasm only; 3–4 split unevenly and add a replica each).
                      Every iteration is split across N worker threads; the run is identical,
                      bit for bit, to --threads 1 (same weights, losses, checkpoints), so a run
                      may be resumed with any --threads`;
@@ -101,16 +102,6 @@ interface TrainingState {
   skipped: { a: number; b: number };
 }
 
-function int(name: string, v: string | undefined, min: number, max = Number.MAX_SAFE_INTEGER): number | undefined {
-  if (v === undefined) return undefined;
-  const n = Number(v);
-  if (!/^\d+$/.test(v.trim()) || !Number.isSafeInteger(n) || n < min || n > max) {
-    const range = max === Number.MAX_SAFE_INTEGER ? `≥ ${min}` : `in ${min}..${max}`;
-    throw usageError(NAME, `--${name} must be an integer ${range}, got ${JSON.stringify(v)}`);
-  }
-  return n;
-}
-
 /** Spatial size of the PatchGAN's output for a crop, to refuse crops too small for it. */
 function patchSize(crop: number, nLayers: number): number {
   let s = crop;
@@ -119,6 +110,7 @@ function patchSize(crop: number, nLayers: number): number {
 }
 
 function parse(argv: string[]) {
+  const int = (name: string, v: string | undefined, min: number, max?: number) => intOption(NAME, name, v, min, max);
   const { values } = parseCommandArgs(
     NAME,
     argv,
@@ -197,54 +189,23 @@ function checkSpec(s: RunSpec): void {
 /** A resume must describe the same run: every option given must match the checkpoint's. */
 function checkResume(p: Parsed, saved: RunSpec, out: string): void {
   const c = saved.config;
-  const diffs: string[] = [];
-  const want = (flag: string, given: unknown, have: unknown) => {
-    if (given !== undefined && given !== have) diffs.push(`${flag} ${given} (the checkpoint has ${have})`);
-  };
+  const r = new ResumeCheck('the checkpoint');
   const describe = (m: ModelConfig) => `ngf ${m.generator.ngf}, ${m.generator.nBlocks} blocks, ndf ${m.discriminator.ndf}`;
   if (p.preset !== undefined) {
     const asked = specFromArgs(p).config;
-    if (JSON.stringify(asked) !== JSON.stringify(c)) diffs.push(`--preset ${p.preset} gives ${describe(asked)} (the checkpoint has ${describe(c)})`);
+    if (JSON.stringify(asked) !== JSON.stringify(c)) r.add(`--preset ${p.preset} gives ${describe(asked)} (the checkpoint has ${describe(c)})`);
   } else {
-    want('--ngf', p.ngf, c.generator.ngf);
-    want('--blocks', p.blocks, c.generator.nBlocks);
+    r.check('--ngf', p.ngf, c.generator.ngf);
+    r.check('--blocks', p.blocks, c.generator.nBlocks);
   }
-  want('--load-size', p.loadSize, saved.loadSize);
-  want('--crop-size', p.cropSize, saved.cropSize);
-  want('--no-flip', p.flip === false ? 'set' : undefined, saved.flip ? 'not set' : 'set');
-  want('--iters', p.iters, saved.iters);
-  want('--batch-size', p.batchSize, saved.batchSize);
-  want('--seed', p.seed, saved.seed);
-  want('--save-every', p.saveEvery, saved.saveEvery);
-  if (diffs.length) throw new CliError(`--resume: ${out} holds a different run: ${diffs.join('; ')}`);
-}
-
-/** The files a domain used, names and pixels hashed: resuming on changed folders would not be the same run. */
-function digestOf(dom: Domain, dir: string): { count: number; digest: string } {
-  const h = createHash('sha256');
-  dom.paths.forEach((p, i) => h.update(relative(dir, p) + '\n').update(dom.images[i]));
-  return { count: dom.paths.length, digest: h.digest('hex').slice(0, 16) };
-}
-
-/** What is in `out` before we start: nothing, a run to resume, or something we must not touch. */
-function inspectOut(out: string, resume: boolean): 'fresh' | 'resume' {
-  if (!existsSync(out)) {
-    if (resume) throw new CliError(`--resume: ${out} does not exist`);
-    return 'fresh';
-  }
-  if (!statSync(out).isDirectory()) throw new CliError(`--out ${out} is a file, not a folder`);
-  const entries = readdirSync(out);
-  if (entries.length === 0) {
-    if (resume) throw new CliError(`--resume: ${out} is empty: there is no run to resume`);
-    return 'fresh';
-  }
-  const hasState = existsSync(`${out}/${STATE_FILE}`) && existsSync(`${out}/${MANIFEST_FILE}`);
-  if (!resume) {
-    if (hasState) throw new CliError(`--out ${out} already holds a training run: pass --resume to continue it, or choose another folder`);
-    throw new CliError(`--out ${out} is not empty: choose a new or empty folder`);
-  }
-  if (!hasState) throw new CliError(`--resume: ${out} holds no training state (${STATE_FILE}); was it made by stripes train?`);
-  return 'resume';
+  r.check('--load-size', p.loadSize, saved.loadSize);
+  r.check('--crop-size', p.cropSize, saved.cropSize);
+  r.check('--no-flip', p.flip === false ? 'set' : undefined, saved.flip ? 'not set' : 'set');
+  r.check('--iters', p.iters, saved.iters);
+  r.check('--batch-size', p.batchSize, saved.batchSize);
+  r.check('--seed', p.seed, saved.seed);
+  r.check('--save-every', p.saveEvery, saved.saveEvery);
+  r.finish(out, 'a different run');
 }
 
 function parseState(bytes: Uint8Array, out: string): TrainingState {
@@ -283,7 +244,7 @@ function fmtLoss(losses: Record<string, number>): string {
 
 export async function train(argv: string[]): Promise<number> {
   const p = parse(argv);
-  const mode = inspectOut(p.out, p.resume);
+  const mode = inspectRunDir(p.out, p.resume, RUN_KIND);
 
   let saved: TrainingState | undefined;
   let resumeFrom: { weights: NetworkWeights; meta: TrainerMeta; tensors: Uint8Array } | undefined;

@@ -69,7 +69,7 @@ export async function createTranslator(init: TranslatorInit) {
   /** Whether an image is translated in tiles, and with which tile side. */
   function tiling(w: number, h: number): number | null {
     if (init.tile === 0) return null;
-    const plan = planTiles(w, h, init.config as GeneratorConfig, init.tile);
+    const plan = planTiles(w, h, cfg, init.tile);
     return plan.tilesPerPass > 1 ? plan.tile : null;
   }
 
@@ -77,10 +77,10 @@ export async function createTranslator(init: TranslatorInit) {
     const { width: w, height: h } = img;
     if (w < MIN_SIDE || h < MIN_SIDE)
       throw new ImageError(`${what}: image is ${w}×${h}; translating needs sides of at least ${MIN_SIDE} pixels`);
-    // The tiled path runs the pair's generator; a distilled student is small enough to run whole.
-    const tile = isStudent ? null : tiling(w, h);
+    // The tiled path runs the pair's generator and a distilled student alike.
+    const tile = tiling(w, h);
     if (tile !== null) {
-      const out = await generatorTiled(params, cfg as GeneratorConfig, { width: w, height: h, channels: 3, data: img.data }, { tile });
+      const out = await generatorTiled(params, cfg, { width: w, height: h, channels: 3, data: img.data }, { tile });
       return { width: w, height: h, data: out.data as Uint8Array };
     }
     const y = tf.tidy(() => cropOutput(net(params, toInput({ width: w, height: h, channels: 3, data: img.data })), w, h));

@@ -10,7 +10,7 @@ import { GENERATOR_FOR, type Direction } from '../../shared/model/config.ts';
 import { decodeGroup } from '../../shared/weights/checkpoint.ts';
 import { readCheckpointDir, type CheckpointSource } from '../checkpoint-dir.ts';
 import { openRemoteModel } from '../remote.ts';
-import { oneOf, parseCommandArgs, required, type Command } from '../command.ts';
+import { intOption, oneOf, parseCommandArgs, required, type Command } from '../command.ts';
 import { CliError, EXIT_FAILURE, usageError } from '../errors.ts';
 import { IMAGE_EXTENSIONS } from '../image-io.ts';
 import { ProgressBar } from '../progress.ts';
@@ -170,12 +170,7 @@ export const command: Command = {
     const output = required(NAME, 'out', values.out);
     const direction = oneOf(NAME, 'direction', values.direction, DIRECTIONS);
     const backend = oneOf(NAME, 'backend', values.backend, BACKENDS);
-    let jobsWanted = availableParallelism();
-    if (values.jobs !== undefined) {
-      jobsWanted = Number(values.jobs);
-      if (!Number.isInteger(jobsWanted) || jobsWanted < 1 || jobsWanted > 64)
-        throw usageError(NAME, `--jobs must be an integer in 1..64, got ${JSON.stringify(values.jobs)}`);
-    }
+    const jobsWanted = intOption(NAME, 'jobs', values.jobs, 1, 64) ?? availableParallelism();
     let tile: number | undefined;
     if (values.tile !== 'auto') {
       tile = Number(values.tile);

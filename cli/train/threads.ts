@@ -1,4 +1,4 @@
-/** How many cores `stripes train` and `stripes contribute` use unless --threads says. */
+/** How many cores `stripes train` uses unless --threads says. */
 import { availableParallelism } from 'node:os';
 import type { NodeBackend } from '../tf-backend.ts';
 
@@ -6,11 +6,12 @@ import type { NodeBackend } from '../tf-backend.ts';
 export const MAX_TRAIN_THREADS = 4;
 
 /**
- * One thread unless --threads says: measured side by side on a 2-core machine, the split does not
- * pay yet (0.96× for small, 0.86× for full at 64×64 with the machine lightly loaded, at 1.3× the
- * CPU: every worker still runs the whole optimizer step; README "Every core"). `cores` is what
- * --threads may use at most.
+ * Two threads where there are two cores (wasm only; the cpu backend trains on one), else one.
+ * On 2 cores the split costs 1.05× the CPU of one thread and halves the on-core time of an
+ * iteration (README "Every core"; bench/train-threads.ts), bit-identical results either way.
+ * Not more by default: 3 and 4 threads split unevenly (the extra workers run only the identity
+ * chunks) and each adds a full replica and wasm heap; --threads 3 or 4 asks for them.
  */
-export function defaultTrainThreads(_backend: NodeBackend, _cores = availableParallelism()): number {
-  return 1;
+export function defaultTrainThreads(backend: NodeBackend, cores = availableParallelism()): number {
+  return backend === 'wasm' && cores >= 2 ? 2 : 1;
 }

@@ -1,7 +1,10 @@
 /**
  * The generator over tiles, with every instance norm using the whole image's statistics: the
  * result equals `generator()` on the whole image up to float error, while the tensors alive at
- * any moment are one tile's (docs/translate.md explains the algorithm and its memory).
+ * any moment are one tile's (docs/translate.md explains the algorithm and its memory). The
+ * distilled student (`mobileGenerator`, ./student.ts) runs the same way: it has the same stem,
+ * downsampling, upsampling and head, and only its residual blocks differ, so each network's block
+ * is described as a list of conv layers (`blockLayers`) that the runner walks, one pass per layer.
  *
  * Instance norm makes each layer depend on the whole image, so the network runs one pass per
  * instance norm. A pass computes the raw (pre-norm) output of one conv over the image tile by
@@ -19,9 +22,51 @@ import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor, Tensor1D, Tensor4D } from '@tensorflow/tfjs-core';
 import type { GeneratorConfig } from './config.ts';
 import { param, type Params } from './generator.ts';
+import { SEPARABLE, STUDENT_ARCH, type StudentConfig } from './student-config.ts';
 import { conv2dPadded, convTransposeAsConvWeight, INSTANCE_NORM_EPS } from './ops.ts';
 import { generatorLayout } from './param-specs.ts';
 import { byteToInput, checkMinSide, floatsToBytes, padTo4, type ByteImage } from './pixels.ts';
+
+/** What the tiled runner can run: the pair's ResNet generator, or a distilled student (`arch` set). */
+export type TiledConfig = GeneratorConfig | StudentConfig;
+
+const isStudent = (cfg: TiledConfig): cfg is StudentConfig => 'arch' in cfg && cfg.arch === STUDENT_ARCH;
+
+/**
+ * One conv layer inside a residual block (all at quarter resolution, 4·ngf channels in and out),
+ * and how the previous layer's raw output becomes its input: instance norm with the whole image's
+ * statistics, then ReLU or not. The first layer reads the block's input as it is.
+ */
+interface BlockLayer {
+  /** Parameter name prefix (`….weight`, `….bias`). */
+  name: string;
+  /** Kernel side: 3 (reflect-padded by 1) or 1. */
+  k: 1 | 3;
+  depthwise: boolean;
+  relu: boolean;
+}
+
+/**
+ * The conv layers of residual block `index`, in order. The block's output is its input plus the
+ * last layer's output instance-normed. ResNet block: conv3×3, IN, ReLU, conv3×3, IN. Mobile block
+ * (student.ts): two separable convs, each a depthwise 3×3, IN, pointwise 1×1; IN and ReLU after
+ * the first, IN after the second.
+ */
+function blockLayers(cfg: TiledConfig, index: number): BlockLayer[] {
+  const pre = `model.${index}.conv_block`;
+  if (!isStudent(cfg))
+    return [
+      { name: `${pre}.1`, k: 3, depthwise: false, relu: false },
+      { name: `${pre}.5`, k: 3, depthwise: false, relu: true },
+    ];
+  const [s1, s2] = SEPARABLE.map((s) => `${pre}.${s}.conv`);
+  return [
+    { name: `${s1}.0`, k: 3, depthwise: true, relu: false },
+    { name: `${s1}.2`, k: 1, depthwise: false, relu: false },
+    { name: `${s2}.0`, k: 3, depthwise: true, relu: true },
+    { name: `${s2}.2`, k: 1, depthwise: false, relu: false },
+  ];
+}
 
 /** Working-set budget for one tile's tensors when none is given: 96 MiB. */
 export const DEFAULT_TILE_BUDGET_BYTES = 96 * 2 ** 20;
@@ -51,7 +96,7 @@ export interface TilePlan {
 }
 
 /** The largest tile (a multiple of 4, at least MIN_TILE) whose tensors fit `budgetBytes`. */
-export function tileForBudget(cfg: GeneratorConfig, budgetBytes = DEFAULT_TILE_BUDGET_BYTES): number {
+export function tileForBudget(cfg: TiledConfig, budgetBytes = DEFAULT_TILE_BUDGET_BYTES): number {
   const side = Math.sqrt(budgetBytes / (LIVE_TENSORS * 4 * Math.max(cfg.ngf, 3))) - 2 * MAX_HALO_L0;
   return Math.max(MIN_TILE, Math.floor(side / 4) * 4);
 }
@@ -69,7 +114,7 @@ function splitEvenly(n: number, tile: number): number[] {
  * How an image of `width`×`height` would be tiled with tiles of `tile` pixels (default: from
  * the budget). One tile means the whole image fits: callers then run the plain generator.
  */
-export function planTiles(width: number, height: number, cfg: GeneratorConfig, tile?: number, budgetBytes?: number): TilePlan {
+export function planTiles(width: number, height: number, cfg: TiledConfig, tile?: number, budgetBytes?: number): TilePlan {
   checkMinSide(width, height);
   const t = tile ?? tileForBudget(cfg, budgetBytes);
   if (!Number.isInteger(t) || t < MIN_TILE) throw new Error(`tile size must be an integer of at least ${MIN_TILE}, got ${t}`);
@@ -86,7 +131,7 @@ export function planTiles(width: number, height: number, cfg: GeneratorConfig, t
     rows,
     cols,
     tilesPerPass: (rows.length - 1) * (cols.length - 1),
-    passes: 3 + 2 * cfg.nBlocks + 3,
+    passes: 3 + blockLayers(cfg, 0).length * cfg.nBlocks + 3,
     planeBytes: 3 * H * W * cfg.ngf,
     tileBytes: LIVE_TENSORS * 4 * cfg.ngf * (T + 2 * MAX_HALO_L0) ** 2,
   };
@@ -158,8 +203,11 @@ function convSpan(r0: number, n: number, size: number, k: number, s: number, p: 
   return { o0, o1, from: Math.max(start, 0) - r0, to: Math.min(end, size) - r0, before: Math.max(0, -start), after: Math.max(0, end - size) };
 }
 
-/** A conv layer (weights `[k, k, in, out]`) on a region, with reflect or zero padding at the image border. */
-function convRegion(x: Region, lvl: Level, w: Tensor4D, b: Tensor1D, s: number, p: number, mode: 'reflect' | 'zero'): Region {
+/**
+ * A conv layer (weights `[k, k, in, out]`, or `[k, k, c, 1]` when `depthwise`) on a region, with
+ * reflect or zero padding at the image border.
+ */
+function convRegion(x: Region, lvl: Level, w: Tensor4D, b: Tensor1D, s: number, p: number, mode: 'reflect' | 'zero', depthwise = false): Region {
   const k = w.shape[0];
   const ry = convSpan(x.r0, x.t.shape[1], lvl.h, k, s, p);
   const rx = convSpan(x.c0, x.t.shape[2], lvl.w, k, s, p);
@@ -171,7 +219,7 @@ function convRegion(x: Region, lvl: Level, w: Tensor4D, b: Tensor1D, s: number, 
       const pads: Array<[number, number]> = [[0, 0], [ry.before, ry.after], [rx.before, rx.after], [0, 0]];
       v = mode === 'reflect' ? tf.mirrorPad(v, pads, 'reflect') : tf.pad(v, pads);
     }
-    return conv2dPadded(v, w, b, s, 0);
+    return depthwise ? tf.fused.depthwiseConv2d({ x: v, filter: w, bias: b, strides: s, pad: 'valid' }) : conv2dPadded(v, w, b, s, 0);
   });
   x.t.dispose();
   return { t, r0: ry.o0, c0: rx.o0 };
@@ -316,9 +364,10 @@ interface Tile {
 
 /**
  * Translates an 8-bit image (any size of at least 8×8) into a new one of the same size and
- * channels, tile by tile; equal to the whole-image generator up to float error.
+ * channels, tile by tile; equal to the whole-image network up to float error: `generator` for a
+ * GeneratorConfig, `mobileGenerator` for a StudentConfig.
  */
-export async function generatorTiled(params: Params, cfg: GeneratorConfig, img: ByteImage, opts: TiledOptions = {}): Promise<ByteImage> {
+export async function generatorTiled(params: Params, cfg: TiledConfig, img: ByteImage, opts: TiledOptions = {}): Promise<ByteImage> {
   const { width, height, channels } = img;
   const data = channels === 4 ? new Uint8ClampedArray(width * height * 4) : new Uint8Array(width * height * 3);
   await generatorTiledInto(params, cfg, img, (v, x0, y0, w, h) => floatsToBytes(v, w, h, channels, { data, width, x0, y0 }), opts);
@@ -326,7 +375,7 @@ export async function generatorTiled(params: Params, cfg: GeneratorConfig, img: 
 }
 
 /** The tiled generator with the output handed to `sink` tile by tile (the generator's floats, cropped to the image). */
-export async function generatorTiledInto(params: Params, cfg: GeneratorConfig, img: ByteImage, sink: TileSink, opts: TiledOptions = {}): Promise<void> {
+export async function generatorTiledInto(params: Params, cfg: TiledConfig, img: ByteImage, sink: TileSink, opts: TiledOptions = {}): Promise<void> {
   const { width, height, channels } = img;
   const plan = planTiles(width, height, cfg, opts.tile, opts.budgetBytes);
   const L = generatorLayout(cfg);
@@ -352,13 +401,16 @@ export async function generatorTiledInto(params: Params, cfg: GeneratorConfig, i
   });
   const owned: Tensor[] = up.flatMap((u) => [u.k2, u.b4]);
 
+  const layersOf = L.blocks.map((b) => blockLayers(cfg, b));
   // Pass costs in MACs per full-resolution pixel, for the progress fraction.
-  const cost = { stem: 147 * g, down: 4.5 * g * g, block: 9 * g * g, up: 8 * g * g, head: 147 * g };
+  const cost = { stem: 147 * g, down: 4.5 * g * g, up: 8 * g * g, head: 147 * g };
+  // A block layer at quarter resolution: k²·4g·4g MACs (k²·4g depthwise) per 16 pixels.
+  const layerCost = (l: BlockLayer) => (l.k * l.k * 4 * g * (l.depthwise ? 1 : 4 * g)) / 16;
   const passCosts = [
     cost.stem,
     cost.stem + cost.down,
     cost.stem + 2 * cost.down,
-    ...L.blocks.flatMap(() => [cost.block, cost.block]),
+    ...layersOf.flatMap((layers) => layers.map(layerCost)),
     cost.up,
     2 * cost.up,
     2 * cost.up + cost.head,
@@ -456,29 +508,34 @@ export async function generatorTiledInto(params: Params, cfg: GeneratorConfig, i
         acc,
         y,
       );
-      let s = acc.finish();
+      const s = acc.finish();
       stats.push(s);
       reluNormInPlace(y.data, s);
 
-      // 4. Residual blocks at quarter resolution: y ← y + IN(conv(relu(IN(conv(y))))).
+      // 4. Residual blocks at quarter resolution: y ← y + IN(last layer), one pass per layer,
+      // each layer reading the previous one's raw output (normalised) from one of two scratch planes.
       {
-        const c1 = new Plane(L2.h, L2.w, 4 * g);
-        const r = new Plane(L2.h, L2.w, 4 * g);
-        const quarter = (src: Plane, t: Tile) => {
-          const a = around(t, 4, 1, L2);
-          return src.region(a.r0, a.r1, a.c0, a.c1);
-        };
-        for (const b of L.blocks) {
-          const pre = `model.${b}.conv_block`;
-          acc = new StatsAccumulator(4 * g);
-          await pass(pi++, 4, (t) => convRegion(quarter(y, t), L2, w4(`${pre}.1`), b1(`${pre}.1`), 1, 1, 'reflect'), acc, c1);
-          const sc1 = acc.finish();
-          stats.push(sc1);
-          acc = new StatsAccumulator(4 * g);
-          await pass(pi++, 4, (t) => convRegion(normRegion(quarter(c1, t), sc1), L2, w4(`${pre}.5`), b1(`${pre}.5`), 1, 1, 'reflect'), acc, r);
-          s = acc.finish();
-          stats.push(s);
-          addNormInPlace(y.data, r.data, s);
+        const scratch = [new Plane(L2.h, L2.w, 4 * g), new Plane(L2.h, L2.w, 4 * g)];
+        for (const layers of layersOf) {
+          let src = y;
+          let srcStats: NormStats | null = null;
+          for (const [li, layer] of layers.entries()) {
+            const dst = scratch[li % 2];
+            const from = src;
+            const norm = srcStats;
+            const halo = (layer.k - 1) / 2;
+            const input = (t: Tile) => {
+              const a = around(t, 4, halo, L2);
+              const r = from.region(a.r0, a.r1, a.c0, a.c1);
+              return norm ? normRegion(r, norm, layer.relu) : r;
+            };
+            acc = new StatsAccumulator(4 * g);
+            await pass(pi++, 4, (t) => convRegion(input(t), L2, w4(layer.name), b1(layer.name), 1, halo, 'reflect', layer.depthwise), acc, dst);
+            srcStats = acc.finish();
+            stats.push(srcStats);
+            src = dst;
+          }
+          if (srcStats) addNormInPlace(y.data, src.data, srcStats);
         }
       }
 

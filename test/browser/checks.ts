@@ -1,12 +1,37 @@
 /**
- * Page-level checks the browser tests share: no sideways scrolling at a phone's width, axe-core
- * (injected from node_modules) finding no serious or critical accessibility violation, and a
- * screenshot per page and viewport for review.
+ * What the browser tests share: page-level checks (no sideways scrolling at a phone's width,
+ * axe-core injected from node_modules finding no serious or critical accessibility violation, a
+ * screenshot per page and viewport for review), reading the server's JSON, and folders of
+ * small test images to pick in a file input.
  */
-import { mkdir, readFile } from 'node:fs/promises';
+import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Page } from 'playwright-core';
+import { encodePng } from '../../cli/image-io.ts';
+import { mulberry32 } from '../../shared/model/init.ts';
 import { ROOT } from './server.ts';
+
+/** GET `server + path` as JSON; throws with the status on anything but 2xx. */
+export async function getJson<T>(server: string, path: string): Promise<T> {
+  const r = await fetch(server + path);
+  if (!r.ok) throw new Error(`GET ${path}: HTTP ${r.status}`);
+  return (await r.json()) as T;
+}
+
+/** `n` noisy 32×32 PNGs around a tint (e.g. warm for A, cool for B), written into `dir`. */
+export async function writeImages(dir: string, tint: [number, number, number], seed: number, n: number): Promise<string[]> {
+  await mkdir(dir, { recursive: true });
+  const rand = mulberry32(seed);
+  const files: string[] = [];
+  for (let k = 0; k < n; k++) {
+    const data = new Uint8Array(32 * 32 * 3);
+    for (let i = 0; i < data.length; i++) data[i] = Math.min(255, Math.round(tint[i % 3] * (0.5 + rand())));
+    const file = join(dir, `img${k}.png`);
+    await writeFile(file, encodePng({ width: 32, height: 32, data }));
+    files.push(file);
+  }
+  return files;
+}
 
 export const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
 const AXE = join(ROOT, 'node_modules/axe-core/axe.min.js');

@@ -5,11 +5,10 @@
  * round accepts it, and the pair's version advances; the pair page then shows the round and the
  * curve over versions. No console errors; screenshots for review.
  */
-import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { encodePng } from '../../cli/image-io.ts';
 import { ApiClient, createPair, createToken, pushCheckpoint } from '../../cli/remote.ts';
 import { api } from '../../shared/api/paths.ts';
 import type { Pair } from '../../shared/api/pairs.ts';
@@ -20,6 +19,7 @@ import { specsOf } from '../../shared/train/cyclegan.ts';
 import { encodeCheckpoint } from '../../shared/weights/checkpoint.ts';
 import { encodeValidationSet } from '../../shared/gate/validation-set.ts';
 import { launchBrowser, type Browser } from './browser.ts';
+import { getJson, writeImages } from './checks.ts';
 import { ROOT, startLocalServer, type LocalServer } from './server.ts';
 
 const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
@@ -31,12 +31,6 @@ let tmp: string;
 /** The test pair's owner, who may change its round settings. */
 let ownerToken: string;
 
-async function getJson<T>(path: string): Promise<T> {
-  const r = await fetch(server.url + path);
-  if (!r.ok) throw new Error(`GET ${path}: HTTP ${r.status}`);
-  return (await r.json()) as T;
-}
-
 async function configureRound(patch: object): Promise<void> {
   const r = await fetch(server.url + roundPaths.config(SLUG), {
     method: 'PUT',
@@ -44,21 +38,6 @@ async function configureRound(patch: object): Promise<void> {
     body: JSON.stringify(patch),
   });
   if (!r.ok) throw new Error(`round config: HTTP ${r.status} ${await r.text()}`);
-}
-
-/** 8 images of 32×32 in a folder: warm noise for A, cool noise for B. */
-async function writeImages(dir: string, tint: [number, number, number], seed: number): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const rand = mulberry32(seed);
-  const files: string[] = [];
-  for (let k = 0; k < 8; k++) {
-    const data = new Uint8Array(32 * 32 * 3);
-    for (let i = 0; i < data.length; i++) data[i] = Math.min(255, Math.round(tint[i % 3] * (0.5 + rand())));
-    const file = join(dir, `img${k}.png`);
-    await writeFile(file, encodePng({ width: 32, height: 32, data }));
-    files.push(file);
-  }
-  return files;
 }
 
 beforeAll(async () => {
@@ -93,10 +72,10 @@ afterAll(async () => {
 
 describe('contributing from the browser', () => {
   it('trains on local images, the round accepts the contribution, and the version advances', async () => {
-    const filesA = await writeImages(join(tmp, 'A'), [220, 120, 60], 1);
+    const filesA = await writeImages(join(tmp, 'A'), [220, 120, 60], 1, 8);
     const dirB = join(tmp, 'B');
-    await writeImages(dirB, [60, 120, 220], 2);
-    const before = await getJson<Pair>(api.pair(SLUG));
+    await writeImages(dirB, [60, 120, 220], 2, 8);
+    const before = await getJson<Pair>(server.url, api.pair(SLUG));
     expect(before.currentVersion).toBe(1);
 
     const page = await browser.newPage();
@@ -132,9 +111,9 @@ describe('contributing from the browser', () => {
     // The round aggregates at once (quorum 1) and publishes version 2.
     let after = before;
     for (const t0 = Date.now(); after.currentVersion === 1 && Date.now() - t0 < 60_000; await new Promise((r) => setTimeout(r, 500)))
-      after = await getJson<Pair>(api.pair(SLUG));
+      after = await getJson<Pair>(server.url, api.pair(SLUG));
     expect(after.currentVersion).toBe(2);
-    const round = await getJson<RoundStatus>(roundPaths.round(SLUG));
+    const round = await getJson<RoundStatus>(server.url, roundPaths.round(SLUG));
     const accepted = round.history.filter((h) => h.kind === 'accepted');
     expect(accepted).toHaveLength(1);
     expect(accepted[0].steps).toBe(3);
@@ -169,7 +148,7 @@ describe('contributing from the browser', () => {
     const result = await page.waitForSelector('[data-testid=contribute-result]', { timeout: 120_000 });
     expect(await result.getAttribute('data-accepted'), (await result.textContent()) ?? '').toBe('true');
     const roundNo = Number(await result.getAttribute('data-round'));
-    const round = await getJson<RoundStatus>(roundPaths.round(SLUG));
+    const round = await getJson<RoundStatus>(server.url, roundPaths.round(SLUG));
     const mine = round.history.filter((h) => h.kind === 'accepted' && h.round === roundNo);
     expect(mine).toHaveLength(1);
     // At least one step always runs; the budget, not K, ended it.
@@ -182,9 +161,9 @@ describe('contributing from the browser', () => {
 
   it('says why when the round turns a contribution away, and the round is unchanged', async () => {
     // The previous test's round may still be closing (building, then its gate): wait until it rests.
-    let before = await getJson<RoundStatus>(roundPaths.round(SLUG));
+    let before = await getJson<RoundStatus>(server.url, roundPaths.round(SLUG));
     for (const t0 = Date.now(); before.state !== 'idle' && before.state !== 'open' && Date.now() - t0 < 60_000; await new Promise((r) => setTimeout(r, 300)))
-      before = await getJson<RoundStatus>(roundPaths.round(SLUG));
+      before = await getJson<RoundStatus>(server.url, roundPaths.round(SLUG));
     const page = await browser.context.newPage();
     // A token the server never issued: the lease is refused before anything is trained or sent.
     await page.addInitScript(() => localStorage.setItem('stripes.token', 'not-a-real-token'));
@@ -195,7 +174,7 @@ describe('contributing from the browser', () => {
     const result = await page.waitForSelector('[data-testid=contribute-result]', { timeout: 60_000 });
     expect(await result.getAttribute('data-accepted')).toBe('false');
     expect(await result.textContent()).toMatch(/^Not accepted: lease: the server answered 401: .+/);
-    const after = await getJson<RoundStatus>(roundPaths.round(SLUG));
+    const after = await getJson<RoundStatus>(server.url, roundPaths.round(SLUG));
     expect([after.round, after.state, after.leases, after.committed]).toEqual([before.round, before.state, before.leases, before.committed]);
     // The refused request is the only thing the browser complained about.
     expect(browser.errors.filter((e) => !/status of 401/.test(e))).toEqual([]);

@@ -5,7 +5,7 @@
  * contribute, and every page at a phone's width (no sideways scrolling at 390 and 360 px) and on
  * a desktop, checked with axe-core and screenshotted into test-output/screenshots/.
  */
-import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import jpeg from 'jpeg-js';
@@ -20,7 +20,7 @@ import { mulberry32 } from '../../shared/model/init.ts';
 import { roundPaths, type RoundStatus } from '../../shared/rounds/protocol.ts';
 import { validateManifest } from '../../shared/weights/manifest.ts';
 import { launchBrowser, type Browser } from './browser.ts';
-import { axeViolations, DESKTOP, horizontalOverflow, PHONE, screenshot, SMALL_PHONE } from './checks.ts';
+import { axeViolations, DESKTOP, getJson, horizontalOverflow, PHONE, screenshot, SMALL_PHONE, writeImages } from './checks.ts';
 import { addDemoSamples, seededDemo } from './seed.ts';
 import { ROOT, startLocalServer, type LocalServer } from './server.ts';
 
@@ -32,27 +32,6 @@ let browser: Browser;
 let tmp: string;
 let DEMO: string;
 
-async function getJson<T>(path: string): Promise<T> {
-  const r = await fetch(server.url + path);
-  if (!r.ok) throw new Error(`GET ${path}: HTTP ${r.status}`);
-  return (await r.json()) as T;
-}
-
-/** `n` noisy 32×32 PNGs around a tint, in a folder. */
-async function writeImages(dir: string, tint: [number, number, number], seed: number, n: number): Promise<string[]> {
-  await mkdir(dir, { recursive: true });
-  const rand = mulberry32(seed);
-  const files: string[] = [];
-  for (let k = 0; k < n; k++) {
-    const data = new Uint8Array(32 * 32 * 3);
-    for (let i = 0; i < data.length; i++) data[i] = Math.min(255, Math.round(tint[i % 3] * (0.5 + rand())));
-    const file = join(dir, `img${k}.png`);
-    await writeFile(file, encodePng({ width: 32, height: 32, data }));
-    files.push(file);
-  }
-  return files;
-}
-
 /** A new tab. */
 async function newPage(): Promise<Page> {
   return browser.context.newPage();
@@ -63,15 +42,15 @@ async function newPage(): Promise<Page> {
  * it: current moves to it if it passed, and stays if it was rejected. Returns the current version.
  */
 async function expectRoundJudged(slug: string, base: number): Promise<number> {
-  let round = await getJson<RoundStatus>(roundPaths.round(slug));
+  let round = await getJson<RoundStatus>(server.url, roundPaths.round(slug));
   const decided = (r: RoundStatus) => r.state === 'idle' && r.history.some((h) => (h.kind === 'passed' || h.kind === 'gate_rejected') && h.version !== undefined && h.version > base);
   for (const t0 = Date.now(); !decided(round) && Date.now() - t0 < 120_000; await new Promise((r) => setTimeout(r, 500)))
-    round = await getJson<RoundStatus>(roundPaths.round(slug));
+    round = await getJson<RoundStatus>(server.url, roundPaths.round(slug));
   const verdict = [...round.history].reverse().find((h) => h.kind === 'passed' || h.kind === 'gate_rejected')!;
   expect(verdict, JSON.stringify(round.history)).toBeDefined();
   const candidate = round.history.find((h) => h.kind === 'aggregated' && h.version === verdict.version);
   expect(candidate).toBeDefined();
-  const pair = await getJson<Pair>(api.pair(slug));
+  const pair = await getJson<Pair>(server.url, api.pair(slug));
   expect(pair.currentVersion).toBe(verdict.kind === 'passed' ? verdict.version : base);
   return pair.currentVersion!;
 }
@@ -136,12 +115,12 @@ describe('a fresh pair, started and trained in the browser', () => {
     await page.click('button[type=submit]');
     await page.waitForURL(`${server.url}/pairs/${FRESH}?dir=a2b&v=1`, { timeout: 90_000 });
 
-    const pair = await getJson<Pair>(api.pair(FRESH));
+    const pair = await getJson<Pair>(server.url, api.pair(FRESH));
     expect(pair.currentVersion).toBe(1);
-    const manifest = validateManifest((await getJson<{ manifest: unknown }>(api.current(FRESH))).manifest);
+    const manifest = validateManifest((await getJson<{ manifest: unknown }>(server.url, api.current(FRESH))).manifest);
     expect(manifest.config.generator).toEqual({ ngf: 4, nBlocks: 2 });
     expect(Object.keys(manifest.groups).sort()).toEqual(['D_A', 'D_B', 'G_AB', 'G_BA']);
-    const round = await getJson<RoundStatus>(roundPaths.round(FRESH));
+    const round = await getJson<RoundStatus>(server.url, roundPaths.round(FRESH));
     expect([round.config.train.steps, round.config.train.cropSize, round.config.quorum.min, round.config.quorum.max]).toEqual([20, 64, 1, 1]);
     // The sample was scaled down and re-encoded here, not refused.
     const sample = await fetch(new URL(pair.samples.A[0], server.url));
@@ -217,21 +196,21 @@ describe('a fresh pair, started and trained in the browser', () => {
     const sent = await page.waitForSelector('[data-testid=contribute-result]', { timeout: 120_000 });
     expect(await sent.getAttribute('data-accepted'), (await sent.textContent()) ?? '').toBe('true');
     const roundNo = Number(await sent.getAttribute('data-round'));
-    let round = await getJson<RoundStatus>(roundPaths.round(FRESH));
+    let round = await getJson<RoundStatus>(server.url, roundPaths.round(FRESH));
     const mine = round.history.find((h) => h.kind === 'accepted' && h.round === roundNo)!;
     expect(mine.steps).toBeGreaterThanOrEqual(2);
     expect(mine.steps).toBeLessThan(5000);
     const afterSend = await expectRoundJudged(FRESH, 2);
 
-    const before = await getJson<RoundStatus>(roundPaths.round(FRESH));
+    const before = await getJson<RoundStatus>(server.url, roundPaths.round(FRESH));
     await page.click('[data-testid=contribute-start]');
     await firstStep();
     await page.click('[data-testid=contribute-stop-discard]');
     const dropped = await page.waitForSelector('[data-testid=contribute-result][data-stopped=true]', { timeout: 120_000 });
     expect(await dropped.textContent()).toMatch(/^Stopped after \d+ steps?; they were discarded and nothing was uploaded\.$/);
-    round = await getJson<RoundStatus>(roundPaths.round(FRESH));
+    round = await getJson<RoundStatus>(server.url, roundPaths.round(FRESH));
     expect(round.history.filter((h) => h.kind === 'accepted')).toHaveLength(before.history.filter((h) => h.kind === 'accepted').length);
-    expect((await getJson<Pair>(api.pair(FRESH))).currentVersion).toBe(afterSend);
+    expect((await getJson<Pair>(server.url, api.pair(FRESH))).currentVersion).toBe(afterSend);
     await page.close();
   });
 });
@@ -261,16 +240,16 @@ describe('rough edges', () => {
   });
 
   it('forks with the title filled in, the parent\'s round settings and the lineage listed', async () => {
-    const parent = await getJson<RoundStatus>(roundPaths.round(FRESH));
+    const parent = await getJson<RoundStatus>(server.url, roundPaths.round(FRESH));
     const page = await newPage();
     await page.goto(`${server.url}/pairs/${FRESH}`);
     await page.click('text=Fork');
     await expect.poll(() => page.inputValue('#title')).toBe('Warm and cool (fork)');
     await page.click('button[type=submit]');
     await page.waitForURL(/\/pairs\/warm-and-cool-fork/);
-    const fork = await getJson<Pair>(api.pair('warm-and-cool-fork'));
+    const fork = await getJson<Pair>(server.url, api.pair('warm-and-cool-fork'));
     expect(fork.forkedFrom).toEqual({ slug: FRESH, version: 3 });
-    expect((await getJson<RoundStatus>(roundPaths.round('warm-and-cool-fork'))).config).toEqual(parent.config);
+    expect((await getJson<RoundStatus>(server.url, roundPaths.round('warm-and-cool-fork'))).config).toEqual(parent.config);
     const link = await page.waitForSelector(`[data-testid=lineage-parent][data-slug=${FRESH}]`);
     expect(await link.getAttribute('data-version')).toBe('3');
     expect(await link.textContent()).toContain('Warm and cool, version 3');
@@ -328,8 +307,13 @@ describe('every page on a phone and a desktop', () => {
           await expect.poll(async () => Number(await p.getAttribute('[data-testid=translate-output]', 'data-count')), { timeout: 120_000 }).toBeGreaterThan(0);
         }
         await p.waitForSelector('[data-testid=version-chart], [data-testid=round-summary]');
+        // The demo pair ships a fast variant: the Fast/Best switch is on the page.
+        await p.waitForSelector('[data-testid=translate-quality]');
       }],
-      ['pair-owner', `/pairs/${FRESH}`, (p) => p.waitForSelector('[data-testid=validation-panel]')],
+      ['pair-owner', `/pairs/${FRESH}`, async (p) => {
+        await p.waitForSelector('[data-testid=validation-panel]');
+        await p.waitForSelector('[data-testid=distill-panel]');
+      }],
       ['pair-fork', '/pairs/warm-and-cool-fork', (p) => p.waitForSelector('[data-testid=lineage-parent]')],
       ['pair-no-weights', '/pairs/no-weights-yet', (p) => p.waitForSelector('[data-testid=seed-panel]')],
       ['contribute', `/pairs/${DEMO}/contribute`, (p) => p.waitForSelector('[data-testid=contribute-start]')],

@@ -3,6 +3,8 @@
  * on the same image with the same weights the browser ran. The browser downloads the float16
  * copy of a generator, so the CLI gets a checkpoint whose float32 master is exactly those
  * float16 values widened: the comparison then measures the inference paths, not fp16 rounding.
+ * The fast variant (the distilled student) exists only as float16, so for it the CLI reads the
+ * pair's version from the server itself (`serverModel`), the same shards the browser decoded.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm } from 'node:fs/promises';
@@ -35,14 +37,22 @@ export async function browserWeightsAsCheckpoint(server: string, slug: string, d
   await writeCheckpointDir(dir, await encodeCheckpoint(manifest.config, nets));
 }
 
-/** `stripes translate --backend wasm` on one image; returns the decoded PNG it wrote. */
-export async function cliTranslate(model: string, image: string, direction: Direction, timeoutMs = 120_000): Promise<RgbImage> {
+/** A pair's version on the server as `stripes translate --model` takes it (the current one by default). */
+export function serverModel(server: string, slug: string, version?: number): string {
+  return `${server}${api.pair(slug)}${version === undefined ? '' : `/versions/${version}`}`;
+}
+
+/**
+ * `stripes translate --backend wasm` on one image with the pair's generator (`full`, the default)
+ * or its distilled student (`fast`); returns the decoded PNG it wrote.
+ */
+export async function cliTranslate(model: string, image: string, direction: Direction, timeoutMs = 120_000, variant: 'fast' | 'full' = 'full'): Promise<RgbImage> {
   const tmp = await mkdtemp(join(tmpdir(), 'stripes-cli-ref-'));
   try {
     const out = join(tmp, 'out.png');
     const r = spawnSync(
       process.execPath,
-      ['cli/bin.mjs', 'translate', '--model', model, '--in', image, '--out', out, '--direction', direction, '--backend', 'wasm'],
+      ['cli/bin.mjs', 'translate', '--model', model, '--in', image, '--out', out, '--direction', direction, '--backend', 'wasm', '--variant', variant],
       { cwd: ROOT, encoding: 'utf8', timeout: timeoutMs },
     );
     if (r.status !== 0) throw new Error(`stripes translate failed (${r.status}): ${r.stderr}`);

@@ -54,12 +54,16 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-/** Opens the pair page on WASM at full size. */
+/**
+ * Opens the pair page on WASM at full size, with the pair's own generator (Best): the tests here
+ * measure the tiled ResNet generator; test/browser/fast.test.ts translates a big photo with the student.
+ */
 async function openPair(): Promise<Page> {
   const page = await browser.context.newPage();
   await page.addInitScript(() => {
     localStorage.setItem('stripes.backend', 'wasm');
     localStorage.setItem('stripes.translateSize', 'full');
+    localStorage.setItem('stripes.quality', 'full');
   });
   await page.goto(`${server.url}/pairs/${slug}`);
   await page.waitForSelector('[data-testid=translate-input]', { state: 'attached' });

@@ -1,7 +1,9 @@
 /**
  * The web app end to end in Debian's Chromium against a local worker: on-device translation on
- * every backend the browser offers agrees with `stripes translate` on the same weights, weights
- * come from the Cache Storage on a second visit, and every page renders without console errors.
+ * every backend the browser offers agrees with `stripes translate` on the same weights (the
+ * distilled student, Fast, by default here: WASM and SwiftShader; the pair's generator, Best, when
+ * picked), weights come from the Cache Storage on a second visit, and every page renders without
+ * console errors.
  */
 import { spawnSync } from 'node:child_process';
 import { mkdtemp, readFile, rm, writeFile, mkdir } from 'node:fs/promises';
@@ -14,7 +16,7 @@ import type { Direction } from '../../shared/model/config.ts';
 import { validateManifest } from '../../shared/weights/manifest.ts';
 import { api } from '../../shared/api/paths.ts';
 import { launchBrowser, type Browser } from './browser.ts';
-import { browserWeightsAsCheckpoint, cliTranslate, maxLevelDiff } from './reference.ts';
+import { browserWeightsAsCheckpoint, cliTranslate, maxLevelDiff, serverModel } from './reference.ts';
 import { addDemoSamples, seededDemo } from './seed.ts';
 import { ROOT, startLocalServer, type LocalServer } from './server.ts';
 
@@ -94,13 +96,18 @@ async function translate(page: Page, file: string, direction: Direction) {
   return {
     ...pixels,
     backend: await out.getAttribute('data-backend'),
+    quality: (await out.getAttribute('data-quality')) as 'fast' | 'full',
     ms: Number(await out.getAttribute('data-ms')),
     tensors: Number(await out.getAttribute('data-tensors')),
   };
 }
 
-async function expectMatchesCli(got: { width: number; height: number; data: number[] }, file: string, direction: Direction) {
-  const want = await cliTranslate(model, file, direction);
+/** The page's result against `stripes translate` with the generator the page says it used. */
+async function expectMatchesCli(got: { width: number; height: number; data: number[]; quality: 'fast' | 'full' }, file: string, direction: Direction) {
+  const want =
+    got.quality === 'fast'
+      ? await cliTranslate(serverModel(server.url, DEMO_SLUG), file, direction, 120_000, 'fast')
+      : await cliTranslate(model, file, direction);
   expect([got.width, got.height]).toEqual([want.width, want.height]);
   expect(maxLevelDiff(got.data, want)).toBeLessThanOrEqual(2);
   // The tolerance covers rounding and float differences, not a blank or shifted picture.
@@ -109,13 +116,14 @@ async function expectMatchesCli(got: { width: number; height: number; data: numb
 }
 
 describe('web app in Chromium', () => {
-  it('translates on the first backend that starts (WASM here: SwiftShader WebGPU/WebGL are software, which auto skips), as stripes translate does, fetching only the float16 generator', async () => {
+  it('translates on the first backend that starts (WASM here: SwiftShader WebGPU/WebGL are software, which auto skips) with the fast variant, as stripes translate --variant fast does, fetching only the student', async () => {
     const page = await openPair();
     const got = await translate(page, smallPhoto, 'AtoB');
     expect(got.backend).toBe('wasm');
+    expect(got.quality).toBe('fast');
     await expectMatchesCli(got, smallPhoto, 'AtoB');
     const manifest = validateManifest((await (await fetch(server.url + api.current(DEMO_SLUG))).json()).manifest);
-    const want = manifest.variants!.float16!.G_AB!.paths.map((h) => server.url + api.shard(h));
+    const want = manifest.variants!.fast!.groups.G_AB!.paths.map((h) => server.url + api.shard(h));
     expect([...shardRequests].sort()).toEqual([...want].sort());
     await page.screenshot({ path: join(SCREENSHOTS, 'pair.png'), fullPage: true });
     await page.close();
@@ -141,16 +149,22 @@ describe('web app in Chromium', () => {
     await page.close();
   });
 
-  it('translates with WebGPU forced (B→A) and with WebGL forced', async () => {
+  it('translates with WebGPU forced (B→A; SwiftShader renders in software, so Fast is the default) and with WebGL forced (Best picked)', async () => {
     const gpu = await openPair('webgpu');
     const ba = await translate(gpu, smallPhoto, 'BtoA');
     expect(ba.backend).toBe('webgpu');
+    expect(ba.quality).toBe('fast');
+    expect(await gpu.textContent('[data-testid=quality-note]')).toContain('The default here: the GPU here renders in software.');
     await expectMatchesCli(ba, smallPhoto, 'BtoA');
     await gpu.close();
     const gl = await openPair('webgl');
+    await gl.click('[data-testid=quality-full]');
     const ab = await translate(gl, smallPhoto, 'AtoB');
     expect(ab.backend).toBe('webgl');
+    expect(ab.quality).toBe('full');
     await expectMatchesCli(ab, smallPhoto, 'AtoB');
+    // The pick is kept for the next visit: back to the default for the tests after this one.
+    await gl.click('[data-testid=quality-reset]');
     await gl.close();
   });
 

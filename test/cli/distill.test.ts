@@ -7,6 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { distill } from '../../cli/commands/distill.ts';
 import { writeCheckpointDir } from '../../cli/checkpoint-dir.ts';
+import { decodeImage } from '../../cli/image-io.ts';
 import { NETWORKS, presetConfig } from '../../shared/model/index.ts';
 import { initValues } from '../../shared/model/init.ts';
 import { fastStudentConfig } from '../../shared/model/student-config.ts';
@@ -81,6 +82,13 @@ describe('stripes distill', () => {
     expect(r.stderr).toBe('');
     expect(r.code).toBe(0);
     expect(existsSync(join(s.dir, 'fast.png'))).toBe(true);
+    // In tiles (16 px: 2×2 of them) the student gives the same picture, within one level.
+    const t = stripes('translate', '--model', whole, '--in', join(s.a, '0000.png'), '--out', join(s.dir, 'fast-tiled.png'), '--variant', 'fast', '--tile', '16');
+    expect(t.stderr).toBe('');
+    const whole1 = decodeImage(readFileSync(join(s.dir, 'fast.png')), 'fast.png');
+    const tiled1 = decodeImage(readFileSync(join(s.dir, 'fast-tiled.png')), 'fast-tiled.png');
+    expect([tiled1.width, tiled1.height]).toEqual([SIZE, SIZE]);
+    expect(Math.max(...whole1.data.map((v, i) => Math.abs(v - tiled1.data[i])))).toBeLessThanOrEqual(1);
     const none = stripes('translate', '--model', s.teacher, '--in', join(s.a, '0000.png'), '--out', join(s.dir, 'none.png'), '--variant', 'fast');
     expect(none.code).toBe(1);
     expect(none.stderr).toMatch(/--variant fast: .* has no distilled G_AB \(make one with stripes distill\), use --variant full/);

@@ -67,7 +67,7 @@ describe('stripes train refuses bad input in one line, writing nothing', () => {
     mkdirSync(other);
     writeFileSync(join(other, 'keep.txt'), 'mine');
     expect(await run(['--a', t.a, '--b', t.b, '--out', other, ...tiny])).toMatch(/is not empty: choose a new or empty folder/);
-    expect(await run(['--a', t.a, '--b', t.b, '--out', other, '--resume', ...tiny])).toMatch(/holds no training state/);
+    expect(await run(['--a', t.a, '--b', t.b, '--out', other, '--resume', ...tiny])).toMatch(/holds no training run state/);
     expect(await run(['--a', t.a, '--b', t.b, '--out', join(t.dir, 'none'), '--resume'])).toMatch(/does not exist/);
     expect(readdirSync(other)).toEqual(['keep.txt']);
   });

@@ -1,25 +1,40 @@
 /**
  * The tiled generator (shared/model/tiled.ts) against the whole-image generator: with every
  * instance norm on whole-image statistics, tiles of any size give the same floats up to float
- * error, for odd image sizes (padded to ×4 and cropped back) and at every tile seam.
+ * error, for odd image sizes (padded to ×4 and cropped back) and at every tile seam. The same
+ * for the distilled student (`mobileGenerator`), whose separable blocks the runner walks too.
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import * as tf from '@tensorflow/tfjs-core';
 import type { Tensor } from '@tensorflow/tfjs-core';
 import { useBackend, type NodeBackend } from '../../cli/tf-backend.ts';
-import { generator, generatorParamSpecs, mulberry32, normalStream, type GeneratorConfig, type Params } from '../../shared/model/index.ts';
+import {
+  generator,
+  generatorParamSpecs,
+  mobileGenerator,
+  mulberry32,
+  normalStream,
+  STUDENT_ARCH,
+  studentParamSpecs,
+  type GeneratorConfig,
+  type Params,
+  type StudentConfig,
+} from '../../shared/model/index.ts';
 import { cropOutput, toInput, type ByteImage } from '../../shared/model/pixels.ts';
-import { generatorTiled, generatorTiledInto, planTiles, tileForBudget } from '../../shared/model/tiled.ts';
+import { generatorTiled, generatorTiledInto, planTiles, tileForBudget, type TiledConfig } from '../../shared/model/tiled.ts';
 
 const CFG: GeneratorConfig = { ngf: 8, nBlocks: 2 };
+const STUDENT: StudentConfig = { arch: STUDENT_ARCH, ngf: 8, nBlocks: 2 };
 
 /** Weights with He-like scale and non-zero biases, so every layer's statistics matter (N(0, 0.02) would give a flat grey). */
-function randomParams(cfg: GeneratorConfig, seed: number): Params {
+function randomParams(cfg: TiledConfig, seed: number): Params {
   const normal = normalStream(seed);
   const params: Params = {};
-  for (const s of generatorParamSpecs(cfg)) {
+  const specs = 'arch' in cfg ? studentParamSpecs(cfg) : generatorParamSpecs(cfg);
+  for (const s of specs) {
     const n = s.shape.reduce((a, b) => a * b, 1);
-    const fanIn = s.shape.length === 4 ? s.shape[0] * s.shape[1] * s.shape[2] : 1;
+    // A depthwise filter [k, k, c, 1] sums k·k inputs per output.
+    const fanIn = s.kind === 'depthwise' ? s.shape[0] * s.shape[1] : s.shape.length === 4 ? s.shape[0] * s.shape[1] * s.shape[2] : 1;
     const std = s.shape.length === 4 ? Math.sqrt(2 / fanIn) : 0.3;
     const v = new Float32Array(n);
     for (let i = 0; i < n; i++) v[i] = normal() * std + (s.shape.length === 1 ? 0.1 : 0);
@@ -44,14 +59,15 @@ function testImage(width: number, height: number, channels: 3 | 4, seed: number)
   return { width, height, channels, data };
 }
 
-function wholeImage(params: Params, cfg: GeneratorConfig, img: ByteImage): Float32Array {
-  const y = tf.tidy(() => cropOutput(generator(params, cfg, toInput(img)), img.width, img.height));
+function wholeImage(params: Params, cfg: TiledConfig, img: ByteImage): Float32Array {
+  const net = (x: ReturnType<typeof toInput>) => ('arch' in cfg ? mobileGenerator(params, cfg, x) : generator(params, cfg, x));
+  const y = tf.tidy(() => cropOutput(net(toInput(img)), img.width, img.height));
   const v = y.dataSync() as Float32Array;
   y.dispose();
   return v;
 }
 
-async function tiledFloats(params: Params, cfg: GeneratorConfig, img: ByteImage, tile: number): Promise<Float32Array> {
+async function tiledFloats(params: Params, cfg: TiledConfig, img: ByteImage, tile: number): Promise<Float32Array> {
   const out = new Float32Array(img.width * img.height * 3);
   const covered = new Uint8Array(img.width * img.height);
   await generatorTiledInto(
@@ -94,6 +110,10 @@ describe('tile plans', () => {
     expect(p.cols.at(-1)).toBe(152);
     expect(p.passes).toBe(3 + 2 * 2 + 3);
     expect(p.planeBytes).toBe(3 * 152 * 104 * 8);
+    // The student's blocks take four passes each (two separable convs, two norms in each).
+    const q = planTiles(150, 101, STUDENT, 40);
+    expect(q.passes).toBe(3 + 4 * 2 + 3);
+    expect([q.rows, q.cols]).toEqual([p.rows, p.cols]);
   });
 
   it('picks a tile side from the memory budget: smaller for wider networks, never below 16', () => {
@@ -110,8 +130,14 @@ describe('tile plans', () => {
   });
 });
 
+const NETS: Array<[string, TiledConfig]> = [
+  ['generator', CFG],
+  ['student (mobileGenerator)', STUDENT],
+];
+
+for (const [netName, CFG] of NETS)
 for (const backend of ['wasm', 'cpu'] as NodeBackend[]) {
-  describe(`tiled generator == whole-image generator (${backend})`, () => {
+  describe(`tiled ${netName} == whole-image ${netName} (${backend})`, () => {
     let params: Params;
     beforeAll(async () => {
       expect(await useBackend(backend)).toBe(backend);
@@ -139,7 +165,9 @@ for (const backend of ['wasm', 'cpu'] as NodeBackend[]) {
         const before = tf.memory().numTensors;
         const got = await tiledFloats(params, CFG, img, tile);
         expect(tf.memory().numTensors).toBe(before);
-        expect(maxAbsDiff(got, want)).toBeLessThan(1e-4);
+        const err = maxAbsDiff(got, want);
+        console.log(`tiled ${netName} ${backend} ${w}×${h} tile ${tile}: max |diff| ${err.toExponential(2)}`);
+        expect(err).toBeLessThan(1e-4);
       });
     }
 

@@ -2,6 +2,7 @@
 import { env } from 'cloudflare:test';
 import { describe, expect, it } from 'vitest';
 import { call, createPair, expectRefused, newToken, publish, snapshot, tinyCheckpoint, uniqueSlug } from './helpers.ts';
+import { PNG_1x1 } from './images.ts';
 
 const pairBody = (slug: string) => ({ slug, title: 'Horse to zebra', domainA: 'horse', domainB: 'zebra', licence: 'MIT' });
 
@@ -114,6 +115,42 @@ describe('get and list', () => {
     await expectRefused(() => call('/api/pairs?limit=0'), 400, 'bad_request', /limit/);
     await expectRefused(() => call('/api/pairs?limit=abc'), 400, 'bad_request', /limit/);
     await expectRefused(() => call('/api/pairs?cursor=garbage'), 400, 'bad_request', /cursor/);
+  });
+  it('lists pairs that translate first, then those with pictures, however many bare pairs came after', async () => {
+    const { token } = await newToken();
+    const tag = `zr${Math.random().toString(36).slice(2, 7)}`;
+    const create = async (name: string) => {
+      const res = await call('/api/pairs', { method: 'POST', token, json: pairBody(`${tag}-${name}`) });
+      expect(res.status).toBe(201);
+      return `${tag}-${name}`;
+    };
+    // Oldest first: the working pair, then one with a picture only, then a flood of bare ones.
+    const working = await create('working');
+    await publish(token, working, await tinyCheckpoint(7));
+    const pictured = await create('pictured');
+    const put = await call(`/api/pairs/${pictured}/samples/A/0`, { method: 'PUT', token, body: PNG_1x1, headers: { 'Content-Type': 'image/png' } });
+    expect(put.status).toBe(204);
+    const bare = [];
+    for (let i = 0; i < 4; i++) bare.push(await create(`bare${i}`));
+
+    const first = await (await call(`/api/pairs?q=${tag}&limit=1`)).json<{ pairs: Array<{ slug: string }> }>();
+    expect(first.pairs.map((p) => p.slug)).toEqual([working]);
+    // Paging one at a time walks the same order, each pair exactly once.
+    const seen: string[] = [];
+    let cursor: string | null = null;
+    do {
+      const page: { pairs: Array<{ slug: string }>; next: string | null } = await (
+        await call(`/api/pairs?q=${tag}&limit=1${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`)
+      ).json();
+      seen.push(...page.pairs.map((p) => p.slug));
+      cursor = page.next;
+    } while (cursor && seen.length < 10);
+    expect(seen).toEqual([working, pictured, ...bare.reverse()]);
+    // A cursor of the old two-field shape, or with a rank out of range, is refused, not misread.
+    const old = btoa(JSON.stringify(['2026-01-01T00:00:00.000Z', working])).replace(/=+$/, '');
+    await expectRefused(() => call(`/api/pairs?cursor=${old}`), 400, 'bad_request', /cursor/);
+    const bad = btoa(JSON.stringify([9, '2026-01-01T00:00:00.000Z', working])).replace(/=+$/, '');
+    await expectRefused(() => call(`/api/pairs?cursor=${bad}`), 400, 'bad_request', /cursor/);
   });
 });
 

@@ -22,7 +22,7 @@ pairs.openapi(
     path: '/pairs',
     operationId: 'listPairs',
     tags: ['pairs'],
-    summary: 'List pairs, newest first, with a text filter',
+    summary: 'List pairs (translatable first, then with sample pictures, newest first within each), with a text filter',
     description: 'Cursor pages: pass the previous page\'s `next` as `cursor`. An empty `limit=` means the default (20).',
     security: [],
     request: { query: PairListQuerySchema },

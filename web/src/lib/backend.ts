@@ -10,6 +10,7 @@ import wasmUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm.wasm?u
 import wasmSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-simd.wasm?url';
 import wasmThreadedSimdUrl from '@tensorflow/tfjs-backend-wasm/dist/tfjs-backend-wasm-threaded-simd.wasm?url';
 import { BACKENDS, MAX_WASM_THREADS, type BackendAttempt, type BackendChoice, type BackendName } from './messages.ts';
+import { isSoftwareAdapter, isSoftwareRenderer, type AdapterFacts } from './quality.ts';
 
 // The .wasm binaries ship as the build's own assets, so nothing is fetched from a CDN. The
 // threaded SIMD build needs SharedArrayBuffer, which a browser gives only a cross-origin isolated
@@ -147,17 +148,13 @@ async function tryBackend(name: BackendName): Promise<void> {
  * it would not. Software WebGPU and WebGL are correct but about 100× slower than WASM, so `auto`
  * skips them; forcing one still runs it.
  */
-async function softwareGpu(name: BackendName): Promise<string | null> {
-  const soft = /swiftshader|llvmpipe|software|basic render/i;
+export async function softwareGpu(name: BackendName): Promise<string | null> {
   if (name === 'webgpu') {
     const gpu = (navigator as { gpu?: { requestAdapter(): Promise<unknown> } }).gpu;
-    const adapter = (await gpu?.requestAdapter().catch(() => null)) as
-      | { isFallbackAdapter?: boolean; info?: { isFallbackAdapter?: boolean; architecture?: string; description?: string; device?: string } }
-      | null
-      | undefined;
+    const adapter = (await gpu?.requestAdapter().catch(() => null)) as AdapterFacts | null | undefined;
     if (!adapter) return null; // tryBackend says why it cannot start
     const info = adapter.info ?? {};
-    if (adapter.isFallbackAdapter || info.isFallbackAdapter || soft.test(`${info.architecture} ${info.description} ${info.device}`))
+    if (isSoftwareAdapter(adapter))
       return `the WebGPU adapter is a software fallback (${info.architecture || info.description || 'no GPU'}); WASM is faster here`;
     return null;
   }
@@ -167,7 +164,7 @@ async function softwareGpu(name: BackendName): Promise<string | null> {
     const ext = gl.getExtension('WEBGL_debug_renderer_info');
     const renderer = String(gl.getParameter(ext ? ext.UNMASKED_RENDERER_WEBGL : gl.RENDERER));
     gl.getExtension('WEBGL_lose_context')?.loseContext();
-    return soft.test(renderer) ? `WebGL renders in software (${renderer}); WASM is faster here` : null;
+    return isSoftwareRenderer(renderer) ? `WebGL renders in software (${renderer}); WASM is faster here` : null;
   }
   return null;
 }

@@ -4,6 +4,10 @@
  */
 import type { Direction, ModelConfig } from '../../../shared/model/config.ts';
 import type { CheckpointManifest } from '../../../shared/weights/format.ts';
+import type { StudentConfig } from '../../../shared/model/student-config.ts';
+import type { Quality } from './quality.ts';
+
+export type { Quality };
 
 /** TF.js backends in the order they are tried: fastest first. */
 export const BACKENDS = ['webgpu', 'webgl', 'wasm'] as const;
@@ -46,6 +50,8 @@ export interface BackendAttempt {
 }
 
 export interface LoadResult {
+  /** Which generator was loaded: the distilled student (`fast`) or the pair's own (`full`). */
+  quality: Quality;
   variant: 'float16' | 'float32';
   totalBytes: number;
   /** Bytes that came over the network; 0 on a warm cache. */
@@ -56,6 +62,8 @@ export interface LoadResult {
 
 export interface TranslateResult {
   image: Pixels;
+  /** Which generator translated: the distilled student (`fast`) or the pair's own (`full`). */
+  quality: Quality;
   /** Tiles per pass when the image went through the tiled generator (1: the whole image at once). */
   tiles: number;
   backend: BackendName;
@@ -89,21 +97,30 @@ export interface LoadProgress {
  * worker-rpc.ts: arguments, result and progress of each.
  */
 export type TranslatorMethods = {
-  /** `threads`: wasm threads wanted (requestedThreads()); fixed once the wasm backend has started in this worker. */
-  setBackend: { args: { choice: BackendChoice; threads?: number }; result: { backend: BackendName; attempts: BackendAttempt[]; threads?: number } };
+  setBackend: {
+    /** `threads`: wasm threads wanted (requestedThreads()); fixed once the wasm backend has started in this worker. */
+    args: { choice: BackendChoice; threads?: number };
+    /**
+     * `softwareGpu`: the backend is a GPU one rendering in software (SwiftShader…), which `auto` skips but a forced choice runs.
+     * `threads`: the wasm backend's thread count, when it runs on wasm.
+     */
+    result: { backend: BackendName; attempts: BackendAttempt[]; softwareGpu: boolean; threads?: number };
+  };
   load: {
     args: {
       /** Identifies the weights (pair and version): a new key drops the previous model. */
       modelKey: string;
       manifest: CheckpointManifest;
       direction: Direction;
+      /** The student (`variants.fast`) or the pair's own generator. */
+      quality: Quality;
       /** Absolute URL prefix a shard's hash is appended to. */
       shardBase: string;
     };
     result: LoadResult;
     progress: LoadProgress;
   };
-  translate: { args: { modelKey: string; direction: Direction; image: Pixels }; result: TranslateResult; progress: TranslateProgress };
+  translate: { args: { modelKey: string; direction: Direction; quality: Quality; image: Pixels }; result: TranslateResult; progress: TranslateProgress };
   /**
    * Test builds only (VITE_STRIPES_TEST_HOOKS=1): 'abort' and 'hang' make the next translation
    * trap like a wasm out-of-memory, or spin inside "one long kernel", after its first tile;
@@ -193,3 +210,51 @@ export type TrainerReply =
   | ({ id: number; type: 'contributed' } & ContributeResult)
   | { id: number; type: 'checked'; backend: BackendName | 'cpu'; losses: Record<string, number>; before: Record<string, Record<string, Float32Array>>; after: Record<string, Record<string, Float32Array>> }
   | { id: number; type: 'error'; message: string; status?: number; discarded?: boolean };
+
+/** Where a distillation in the browser is (web/src/lib/distiller.worker.ts). */
+export interface DistillSetupProgress {
+  phase: 'downloading' | 'preparing';
+  detail: string;
+}
+
+export interface DistillSetup {
+  backend: BackendName | 'cpu';
+  student: StudentConfig;
+  /** MACs of one 256×256 translation, teacher and student. */
+  teacherMacs: number;
+  studentMacs: number;
+  /** Whether the teacher's discriminators take part (the adversarial term). */
+  adversarial: boolean;
+  images: { A: number; B: number };
+}
+
+export interface DistillStepResult {
+  step: number;
+  /** The step's unweighted losses (shared/train/distill.ts: L1_AB, G_AB, D_B, …). */
+  losses: Record<string, number>;
+}
+
+/**
+ * The distiller worker's methods: `setup` downloads the pair's version (teacher generators and
+ * discriminators, float32) and decodes the picked images; the page then calls `step` once per
+ * iteration (so a Stop between two steps needs no special message) and `finish` to get the
+ * version to publish: the same manifest with the students added as `variants.fast`, and the
+ * students' new shards.
+ */
+export type DistillerMethods = {
+  setup: {
+    args: {
+      manifest: CheckpointManifest;
+      shardBase: string;
+      images: { A: Blob[]; B: Blob[] };
+      /** Planned iterations (the learning rate decays to 0 over them) and the crop side. */
+      steps: number;
+      cropSize: number;
+      seed: number;
+    };
+    result: DistillSetup;
+    progress: DistillSetupProgress;
+  };
+  step: { args: Record<string, never>; result: DistillStepResult };
+  finish: { args: Record<string, never>; result: { manifest: CheckpointManifest; shards: Record<string, Uint8Array> } };
+};

@@ -5,7 +5,7 @@
  * client; this class then forgets the backend and models the old one held, so the next call
  * sets them up again (weights from the Cache Storage, nothing downloaded).
  */
-import type { Direction } from '../../../shared/model/config.ts';
+import { GENERATOR_FOR, type Direction } from '../../../shared/model/config.ts';
 import type { CheckpointManifest } from '../../../shared/weights/format.ts';
 import type {
   BackendAttempt,
@@ -14,11 +14,13 @@ import type {
   LoadProgress,
   LoadResult,
   Pixels,
+  Quality,
   TranslateProgress,
   TranslateResult,
   TranslatorMethods,
 } from './messages.ts';
 import { requestedThreads } from './messages.ts';
+import { defaultQuality } from './quality.ts';
 import { CancelledError, RpcClient, WorkerDiedError } from './worker-rpc.ts';
 
 /** A translation that sends nothing (no tile done) for this long has hung: the worker is restarted. */
@@ -51,6 +53,8 @@ export class Translator {
   attempts = $state<BackendAttempt[]>([]);
   /** The wasm backend's thread count when it runs on wasm, else null. */
   threads = $state<number | null>(null);
+  /** Whether the backend is a GPU one rendering in software (only when forced: `auto` skips those). */
+  softwareGpu = $state(false);
   /** Weight download progress of the current load, or null when none is running. */
   progress = $state<LoadProgress | null>(null);
   /** The running translation's progress, or null when none is running. */
@@ -76,6 +80,7 @@ export class Translator {
         onDeath: (e) => {
           this.backend = null;
           this.threads = null;
+          this.softwareGpu = false;
           this.#applied = null;
           this.#loaded.clear();
           this.restarts++;
@@ -101,19 +106,20 @@ export class Translator {
       this.backend = reply.backend;
       this.threads = reply.threads ?? null;
       this.attempts = reply.attempts;
+      this.softwareGpu = reply.softwareGpu;
       this.#applied = choice;
       return reply.backend;
     });
   }
 
-  /** Downloads (or reads from cache) the generator for a direction. */
-  load(modelKey: string, manifest: CheckpointManifest, direction: Direction, shardBase: string): Promise<LoadResult> {
+  /** Downloads (or reads from cache) the generator for a direction: the student for `fast`. */
+  load(modelKey: string, manifest: CheckpointManifest, direction: Direction, quality: Quality, shardBase: string): Promise<LoadResult> {
     return this.#tracked(async () => {
       this.progress = null;
       try {
-        const args = { modelKey, manifest: $state.snapshot(manifest) as CheckpointManifest, direction, shardBase };
+        const args = { modelKey, manifest: $state.snapshot(manifest) as CheckpointManifest, direction, quality, shardBase };
         const result = await this.#rpc.call('load', args, { onProgress: (p) => (this.progress = p) });
-        this.#loaded.add(`${modelKey}/${direction}`);
+        this.#loaded.add(`${modelKey}/${direction}/${quality}`);
         return result;
       } finally {
         this.progress = null;
@@ -122,16 +128,28 @@ export class Translator {
   }
 
   /**
-   * Brings the worker to the chosen backend with the direction's generator loaded; resolves to
-   * the load's result when weights were loaded now, or null when they were already there.
+   * Brings the worker to the chosen backend with the direction's generator loaded. `quality`
+   * 'auto' is decided once the backend is known (quality.ts: the student without a real GPU);
+   * without a student for the direction it is always the pair's own generator. Resolves to the
+   * quality used and the load's result when weights were loaded now (null when already there).
    */
-  async prepare(choice: BackendChoice, modelKey: string, manifest: CheckpointManifest, direction: Direction, shardBase: string): Promise<LoadResult | null> {
+  async prepare(
+    choice: BackendChoice,
+    modelKey: string,
+    manifest: CheckpointManifest,
+    direction: Direction,
+    quality: Quality | 'auto',
+    shardBase: string,
+  ): Promise<{ quality: Quality; loaded: LoadResult | null }> {
     // A cancelled translation may still be stopping, or end in a restart that empties the
     // worker: decide what to set up only after that has settled.
     await this.#rpc.drained();
     if (this.#applied !== choice || !this.backend) await this.setBackend(choice);
-    if (this.#loaded.has(`${modelKey}/${direction}`)) return null;
-    return this.load(modelKey, manifest, direction, shardBase);
+    const net = GENERATOR_FOR[direction];
+    const wanted = quality === 'auto' ? defaultQuality(this.backend, this.softwareGpu) : quality;
+    const used: Quality = wanted === 'fast' && !manifest.variants?.fast?.groups[net] ? 'full' : wanted;
+    if (this.#loaded.has(`${modelKey}/${direction}/${used}`)) return { quality: used, loaded: null };
+    return { quality: used, loaded: await this.load(modelKey, manifest, direction, used, shardBase) };
   }
 
   /**
@@ -139,14 +157,14 @@ export class Translator {
    * in `work`; `signal` cancels (CancelledError), and the worker is restarted if it cannot stop
    * within a second.
    */
-  translate(modelKey: string, direction: Direction, image: Pixels, signal?: AbortSignal): Promise<TranslateResult> {
+  translate(modelKey: string, direction: Direction, quality: Quality, image: Pixels, signal?: AbortSignal): Promise<TranslateResult> {
     return this.#tracked(async () => {
       const copy = { width: image.width, height: image.height, data: new Uint8ClampedArray(image.data) };
       this.work = { done: 0, total: 0, fraction: 0, startedAt: performance.now() };
       try {
         const result = await this.#rpc.call(
           'translate',
-          { modelKey, direction, image: copy },
+          { modelKey, direction, quality, image: copy },
           {
             transfer: [copy.data.buffer],
             signal,

@@ -6,19 +6,24 @@
  * the page and never leave the device. Its methods are called through worker-rpc.ts.
  */
 import * as tf from '@tensorflow/tfjs-core';
-import { GENERATOR_FOR, type Direction, type ModelConfig } from '../../../shared/model/config.ts';
+import { GENERATOR_FOR, type Direction } from '../../../shared/model/config.ts';
 import { generator } from '../../../shared/model/generator.ts';
-import { generatorTiled, planTiles } from '../../../shared/model/tiled.ts';
+import { mobileGenerator } from '../../../shared/model/student.ts';
+import { generatorTiled, planTiles, type TiledConfig } from '../../../shared/model/tiled.ts';
 import { decodeGroup } from '../../../shared/weights/checkpoint.ts';
 import { validateManifest } from '../../../shared/weights/manifest.ts';
-import { poisonWasm, selectBackend } from './backend.ts';
-import type { BackendName, TranslatorMethods } from './messages.ts';
+import { poisonWasm, selectBackend, softwareGpu } from './backend.ts';
+import type { BackendName, Quality, TranslatorMethods } from './messages.ts';
 import { cropOutput, toInput, toPixels } from './pixels.ts';
-import { groupToFetch, shardFetcher } from './weights.ts';
+import { fastGroupToFetch, groupToFetch, shardFetcher } from './weights.ts';
 import { serveRpc, Transfer, type Handlers } from './worker-rpc.ts';
 
+/** A loaded generator is keyed by direction and quality: `AtoB/fast`. */
+type ModelSlot = `${Direction}/${Quality}`;
+
 interface LoadedModel {
-  config: ModelConfig;
+  /** The pair's generator's config, or the student's (`arch` set). */
+  config: TiledConfig;
   params: Record<string, tf.Tensor>;
   /** Sizes ("h×w") this model has already run at on the current backend. */
   warmSizes: Set<string>;
@@ -26,11 +31,11 @@ interface LoadedModel {
 
 let backend: BackendName | null = null;
 let modelKey: string | null = null;
-const models = new Map<Direction, LoadedModel>();
+const models = new Map<ModelSlot, LoadedModel>();
 /** Decoded float32 weights, kept so a backend switch re-uploads them without any fetch. */
 const hostWeights = new Map<
-  Direction,
-  { config: ModelConfig; params: Record<string, Float32Array>; shapes: Array<{ name: string; shape: number[] }> }
+  ModelSlot,
+  { config: TiledConfig; params: Record<string, Float32Array>; shapes: Array<{ name: string; shape: number[] }> }
 >();
 
 function disposeModels(): void {
@@ -38,17 +43,22 @@ function disposeModels(): void {
   models.clear();
 }
 
-function upload(direction: Direction): LoadedModel {
-  const host = hostWeights.get(direction);
-  if (!host) throw new Error(`the ${direction} generator is not loaded`);
-  let m = models.get(direction);
+function upload(slot: ModelSlot): LoadedModel {
+  const host = hostWeights.get(slot);
+  if (!host) throw new Error(`the ${slot} generator is not loaded`);
+  let m = models.get(slot);
   if (!m) {
     const params: Record<string, tf.Tensor> = {};
     for (const { name, shape } of host.shapes) params[name] = tf.tensor(host.params[name], shape, 'float32');
     m = { config: host.config, params, warmSizes: new Set() };
-    models.set(direction, m);
+    models.set(slot, m);
   }
   return m;
+}
+
+/** The whole-image network for a config: the student's when it has `arch`. */
+function wholeImage(cfg: TiledConfig, params: Record<string, tf.Tensor>, x: tf.Tensor4D): tf.Tensor4D {
+  return 'arch' in cfg ? mobileGenerator(params, cfg, x) : generator(params, cfg, x);
 }
 
 async function ensureBackend(): Promise<BackendName> {
@@ -81,7 +91,9 @@ const handlers: Handlers<TranslatorMethods> = {
     const chosen = await selectBackend(choice, { threads });
     if (chosen.backend !== backend) disposeModels();
     backend = chosen.backend;
-    return { backend: chosen.backend, attempts: chosen.attempts, threads: chosen.threads };
+    // A forced GPU backend may render in software: the page then defaults to the student.
+    const software = chosen.backend === 'wasm' ? null : await softwareGpu(chosen.backend);
+    return { backend: chosen.backend, attempts: chosen.attempts, softwareGpu: software !== null, threads: chosen.threads };
   },
 
   async load(req, { progress }) {
@@ -93,22 +105,34 @@ const handlers: Handlers<TranslatorMethods> = {
     }
     const manifest = validateManifest(req.manifest);
     const net = GENERATOR_FOR[req.direction];
-    const { variant, group } = groupToFetch(manifest, net);
+    const slot: ModelSlot = `${req.direction}/${req.quality}`;
+    // The student's groups are float16 only (shared/weights/fast-variant.ts).
+    const fast = req.quality === 'fast' ? fastGroupToFetch(manifest, net) : null;
+    if (req.quality === 'fast' && !fast) throw new Error(`this version has no fast variant of ${net}`);
+    const { variant, group } = fast ? { variant: 'float16' as const, group: fast.group } : groupToFetch(manifest, net);
     const { fetchShard, stats } = await shardFetcher(req.shardBase, group, progress);
-    if (!hostWeights.has(req.direction)) {
-      const params = await decodeGroup(manifest, net, fetchShard, variant === 'float16' ? { variant } : {});
+    if (!hostWeights.has(slot)) {
+      const params = await decodeGroup(manifest, net, fetchShard, fast ? { variant: 'fast' } : variant === 'float16' ? { variant } : {});
       const shapes = group.weights.map((w) => ({ name: w.name, shape: w.shape }));
-      hostWeights.set(req.direction, { config: manifest.config, params, shapes });
+      hostWeights.set(slot, { config: fast ? fast.config : manifest.config.generator, params, shapes });
     }
-    upload(req.direction);
-    return { variant, totalBytes: stats.totalBytes, networkBytes: stats.networkBytes, shardsFetched: stats.shardsFetched, shardsCached: stats.shardsCached };
+    upload(slot);
+    return {
+      quality: req.quality,
+      variant,
+      totalBytes: stats.totalBytes,
+      networkBytes: stats.networkBytes,
+      shardsFetched: stats.shardsFetched,
+      shardsCached: stats.shardsCached,
+    };
   },
 
   async translate(req, { signal, progress }) {
     const used = await ensureBackend();
     if (req.modelKey !== modelKey) throw new Error('these weights are not loaded; load them before translating');
-    const model = upload(req.direction);
-    const cfg = model.config.generator;
+    const model = upload(`${req.direction}/${req.quality}`);
+    const cfg = model.config;
+    const quality = req.quality;
     const { width, height } = req.image;
     const plan = planTiles(width, height, cfg);
     if (plan.tilesPerPass > 1) {
@@ -124,11 +148,11 @@ const handlers: Handlers<TranslatorMethods> = {
       });
       const ms = performance.now() - t0;
       const image = { width, height, data: out.data as Uint8ClampedArray };
-      const result = { image, tiles: plan.tilesPerPass, backend: used, ms, warmedUp: false, numTensors: tf.memory().numTensors, heapBytes: heapBytes() };
+      const result = { image, quality, tiles: plan.tilesPerPass, backend: used, ms, warmedUp: false, numTensors: tf.memory().numTensors, heapBytes: heapBytes() };
       return new Transfer(result, [image.data.buffer]);
     }
     maybeFail();
-    const run = () => tf.tidy(() => cropOutput(generator(model.params, cfg, toInput(req.image)), width, height));
+    const run = () => tf.tidy(() => cropOutput(wholeImage(cfg, model.params, toInput(req.image)), width, height));
     const sizeKey = `${height}x${width}`;
     const warmedUp = !model.warmSizes.has(sizeKey);
     // GPU backends compile shaders per shape on first use: run once untimed so the time shown
@@ -147,7 +171,7 @@ const handlers: Handlers<TranslatorMethods> = {
     const ms = performance.now() - t0;
     const image = toPixels(values, width, height);
     progress({ done: 1, total: 1, fraction: 1 });
-    return new Transfer({ image, tiles: 1, backend: used, ms, warmedUp, numTensors: tf.memory().numTensors, heapBytes: heapBytes() }, [image.data.buffer]);
+    return new Transfer({ image, quality, tiles: 1, backend: used, ms, warmedUp, numTensors: tf.memory().numTensors, heapBytes: heapBytes() }, [image.data.buffer]);
   },
 
   async testCrash({ how }) {

@@ -28,14 +28,7 @@ export function hasFast(manifest: CheckpointManifest, net: GeneratorName): boole
   return manifest.variants?.fast?.groups[net] !== undefined;
 }
 
-/**
- * The quality to translate with when the user has not chosen: the student on WASM and on
- * software-rendered GPUs (CPU time is what the student's ≥10× fewer MACs save), the pair's own
- * generator on a real GPU, where it is fast enough already.
- */
-export function defaultQuality(backend: string | null, softwareGpu = false): 'fast' | 'full' {
-  return backend === 'webgpu' || backend === 'webgl' ? (softwareGpu ? 'fast' : 'full') : 'fast';
-}
+export { defaultQuality } from './quality.ts';
 
 /** The student's group and config for a generator, or null when the version has none. */
 export function fastGroupToFetch(manifest: CheckpointManifest, net: GeneratorName): { group: WeightGroup; config: StudentConfig } | null {
