@@ -63,7 +63,13 @@ function plan(size: number, quick: boolean): Plan {
   };
 }
 
-function ensureExport(dir: string, preset: PresetName, sizes: number[], log: (m: string) => void): void {
+/**
+ * Exports a generator (ONNX + safetensors + PyTorch's outputs, scripts/export_onnx.py) into `dir`
+ * unless it is there with these sizes. `preset` names a teacher preset; `student` exports the
+ * distilled mobile ResNet at that ngf and depth instead. Everything is made locally: nothing is
+ * downloaded.
+ */
+export function ensureExport(dir: string, preset: PresetName, sizes: number[], log: (m: string) => void, student?: { ngf: number; nBlocks: number }): void {
   const io = join(dir, 'io.safetensors');
   const have = ['G.onnx', 'G.stripes.safetensors', 'G.ref.safetensors', 'io.safetensors'].every((f) => existsSync(join(dir, f)));
   if (have) {
@@ -71,11 +77,12 @@ function ensureExport(dir: string, preset: PresetName, sizes: number[], log: (m:
     const exported = JSON.parse(meta.sizes ?? '[]') as number[];
     if (sizes.every((s) => exported.includes(s))) return;
   }
-  const g = presetConfig(preset).generator;
-  log(`exporting ${preset} generator (ONNX + safetensors) to ${dir} ...`);
+  const g = student ?? presetConfig(preset).generator;
+  const arch = student ? ['--arch', 'mobile'] : [];
+  log(`exporting ${student ? `student (ngf ${g.ngf}, ${g.nBlocks} blocks)` : preset} generator (ONNX + safetensors) to ${dir} ...`);
   const r = spawnSync(
     PYTHON,
-    [join(ROOT, 'scripts/export_onnx.py'), '--out-dir', dir, '--ngf', String(g.ngf), '--blocks', String(g.nBlocks), '--sizes', sizes.join(',')],
+    [join(ROOT, 'scripts/export_onnx.py'), '--out-dir', dir, ...arch, '--ngf', String(g.ngf), '--blocks', String(g.nBlocks), '--sizes', sizes.join(',')],
     { env: pythonEnv(), encoding: 'utf8' },
   );
   if (r.status !== 0) throw new Error(`export_onnx.py failed: ${(r.stderr || r.stdout || String(r.error)).trim().split('\n').slice(-1)[0]}`);

@@ -2,9 +2,10 @@
  * `npm run bench`: runs the benchmark modules, prints one table each, and writes
  * bench/out/results.json (raw samples) and bench/out/results.md (the tables).
  *
- *   npm run bench [-- --quick] [-- --only forward,train,threads,aggregate,gate,server,browser] [-- --cpu-sizes 128,256]
+ *   npm run bench [-- --quick] [-- --only forward,train,threads,aggregate,gate,server,browser,ort] [-- --cpu-sizes 128,256]
  *
- * threads: training on every core vs one (bench/train-threads.ts).
+ * threads: training on every core vs one (bench/train-threads.ts); ort: onnxruntime-web beside the
+ * app's translator in the same Chromium page, at 1 thread and at every core (bench/browser-ort.ts).
  *
  * --only reruns some modules and keeps the other tables of the previous results (same mode).
  * --quick: forward at 128×128 without tfjs-cpu, training on the small preset at 64×64, a short
@@ -23,7 +24,7 @@ import { toConsole, toMarkdown, type BenchTable } from './lib/table.ts';
 
 const ROOT = new URL('../', import.meta.url).pathname;
 const OUT = join(ROOT, 'bench/out');
-const MODULES = ['forward', 'train', 'threads', 'aggregate', 'gate', 'server', 'browser'] as const;
+const MODULES = ['forward', 'train', 'threads', 'aggregate', 'gate', 'server', 'browser', 'ort'] as const;
 type Module = (typeof MODULES)[number];
 
 function parseList(flag: string, s: string, isValid: (x: string) => boolean, expected: string): string[] {
@@ -81,6 +82,38 @@ function gateTable(quick: boolean): BenchTable {
   const r = spawnBench('bench/gate.ts', ['--reps', quick ? '1' : '3', '--json', json]);
   if (!r.ok || !existsSync(json)) return failed('gate', 'Quality gate per candidate', r.err);
   return JSON.parse(readFileSync(json, 'utf8')) as BenchTable;
+}
+
+/** Stripes's translator vs onnxruntime-web in the same page (bench/browser-ort.ts, in its own process). */
+function ortTable(quick: boolean): BenchTable {
+  const title = 'Browser: Stripes (tfjs-wasm) vs onnxruntime-web, same page, same threads';
+  const json = join(OUT, 'ort.json');
+  rmSync(json, { force: true });
+  const args = quick ? ['--models', 'small,fast', '--runs', '3', '--no-first'] : [];
+  const r = spawnSync(process.execPath, [join(ROOT, 'cli/run-ts.mjs'), join(ROOT, 'bench/browser-ort.ts'), ...args, '--json', json], { cwd: ROOT, stdio: ['ignore', 'inherit', 'inherit'] });
+  if (r.status !== 0 || !existsSync(json)) return failed('ort', title, `bench/browser-ort.ts exited with ${r.signal ?? r.status}`);
+  const j = JSON.parse(readFileSync(json, 'utf8')) as {
+    side: number;
+    firstSide: number;
+    runs: number;
+    rows: { model: string; threads: number; stripesMs: number[]; ortMs: number[]; ortVsPytorch: number; appVsOrtLevels: number; first: Record<string, number> | null; load: [number, number]; error?: string }[];
+  };
+  const med = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
+  const ms = (v: number | undefined) => (v === undefined || !Number.isFinite(v) ? '—' : v >= 1000 ? `${(v / 1000).toFixed(2)} s` : `${Math.round(v)} ms`);
+  const rows = j.rows.map((x) => {
+    const s = x.stripesMs.length ? med(x.stripesMs) : NaN;
+    const o = x.ortMs.length ? med(x.ortMs) : NaN;
+    return [x.model, String(x.threads), `${x.load[0].toFixed(1)}→${x.load[1].toFixed(1)}`, ms(s), ms(o), Number.isFinite(s / o) ? `${(s / o).toFixed(2)}×` : x.error ?? '—', x.ortVsPytorch.toExponential(1), (Number.isInteger(x.appVsOrtLevels) ? String(x.appVsOrtLevels) : `${x.appVsOrtLevels.toExponential(1)} (vs PyTorch)`),
+      x.first ? `${ms(x.first.stripesCold)} / ${ms(x.first.ortCold)}` : '—', x.first ? `${ms(x.first.stripesWarm)} / ${ms(x.first.ortWarm)}` : '—'];
+  });
+  return {
+    id: 'ort',
+    title: `${title}: ${j.side}×${j.side}, median of ${j.runs}`,
+    columns: ['model', 'threads', 'load avg', 'Stripes per image', 'ORT per image', 'Stripes ÷ ORT', 'ORT vs PyTorch max |Δ|', 'app vs ORT (levels)', `first @${j.firstSide} cold: Stripes / ORT`, 'warm: Stripes / ORT'],
+    rows,
+    notes: ["Stripes per image: the app translator's forward pass and pixel read-back in its worker; ORT: session.run in a worker of the same page", 'outputs checked before timing; runs alternate'],
+    data: j,
+  };
 }
 
 async function aggregateTable(quick: boolean): Promise<BenchTable> {
@@ -190,6 +223,7 @@ async function main(): Promise<void> {
       else if (m === 'aggregate') t = await aggregateTable(quick);
       else if (m === 'gate') t = gateTable(quick);
       else if (m === 'server') t = await serverTable(quick);
+      else if (m === 'ort') t = ortTable(quick);
       else t = await browserTable(quick);
     } catch (e) {
       t = failed(m, m, (e as Error).message.split('\n')[0]);

@@ -4,7 +4,10 @@ PyTorch peer) and the Stripes-layout parameters (for TF.js), plus fixed inputs a
 outputs on them (the benchmark checks every runtime's output against these before timing it).
 
     /usr/bin/python3 scripts/export_onnx.py --out-dir bench/out/cache/full [--ngf 64 --blocks 9]
-        [--sizes 256,128] [--seed 0] [--weights latest_net_G.safetensors]
+        [--arch resnet|mobile] [--sizes 256,128] [--seed 0] [--weights latest_net_G.safetensors]
+
+--arch mobile exports the distilled student instead (GAN Compression's mobile ResNet,
+shared/model/student.ts) at that ngf and block count.
 
 Writes in --out-dir: G.onnx (dynamic height/width, opset 13: ReflectionPad2d needs opset ≥ 11),
 G.ref.safetensors (state_dict keys and layout), G.stripes.safetensors (Stripes/TF.js layout),
@@ -28,9 +31,10 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 import torch_reference as ref  # noqa: E402
 
 
-def build(ngf: int, blocks: int, seed: int, weights: Path | None) -> torch.nn.Module:
+def build(arch: str, ngf: int, blocks: int, seed: int, weights: Path | None) -> torch.nn.Module:
     torch.manual_seed(seed)
-    net = ref.init_weights(ref.resnet_generator(ngf, blocks))
+    make = ref.mobile_resnet_generator if arch == "mobile" else ref.resnet_generator
+    net = ref.init_weights(make(ngf, blocks))
     if weights is not None:
         sd = {k: torch.from_numpy(v).float() for k, v in ref.read_safetensors(weights).items()}
         net.load_state_dict(sd, strict=True)
@@ -44,6 +48,7 @@ def build(ngf: int, blocks: int, seed: int, weights: Path | None) -> torch.nn.Mo
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--out-dir", type=Path, required=True)
+    p.add_argument("--arch", choices=["resnet", "mobile"], default="resnet")
     p.add_argument("--ngf", type=int, default=64)
     p.add_argument("--blocks", type=int, default=9)
     p.add_argument("--sizes", default="256,128")
@@ -58,10 +63,10 @@ def main() -> None:
         sys.exit(f"export_onnx: --sizes must be multiples of 4, at least 8, got {a.sizes!r}")
     torch.set_num_threads(1)
     a.out_dir.mkdir(parents=True, exist_ok=True)
-    net = build(a.ngf, a.blocks, a.seed, a.weights)
+    net = build(a.arch, a.ngf, a.blocks, a.seed, a.weights)
 
     ref.write_safetensors(a.out_dir / "G.ref.safetensors", {k: v.numpy() for k, v in net.state_dict().items()})
-    meta = {"ngf": str(a.ngf), "nBlocks": str(a.blocks), "seed": str(a.seed)}
+    meta = {"arch": a.arch, "ngf": str(a.ngf), "nBlocks": str(a.blocks), "seed": str(a.seed)}
     ref.write_safetensors(a.out_dir / "G.stripes.safetensors", ref.state_dict_to_stripes(net), meta)
 
     gen = torch.Generator().manual_seed(a.seed + 1)
@@ -91,7 +96,7 @@ def main() -> None:
         print("export_onnx: python3-onnx is not installed; skipping onnx.checker", file=sys.stderr)
     else:
         onnx.checker.check_model(onnx.load(str(a.out_dir / "G.onnx")))
-    print(f"export_onnx: ngf {a.ngf}, {a.blocks} blocks, sizes {sizes} -> {a.out_dir}")
+    print(f"export_onnx: {a.arch}, ngf {a.ngf}, {a.blocks} blocks, sizes {sizes} -> {a.out_dir}")
 
 
 if __name__ == "__main__":

@@ -2,8 +2,16 @@
  * Security headers, all in one place. The API's responses get theirs from the app's middleware
  * (worker/app.ts); the web app's static files never reach the worker (wrangler.toml runs it first
  * only for /api), so theirs go out through a Workers Static Assets `_headers` file that the web
- * build writes from `headersFile()` (web/vite.config.ts). Cross-origin isolation headers
- * (COOP/COEP/CORP) belong here too, beside these.
+ * build writes from `headersFile()` (web/vite.config.ts).
+ *
+ * Cross-origin isolation lives here too. COOP same-origin + COEP require-corp on the pages make
+ * `crossOriginIsolated` true, which is what gives the page and its workers SharedArrayBuffer, so
+ * TF.js's wasm backend can run its threaded SIMD build (docs/architecture.md, "Threads in the
+ * browser"). Under require-corp a page may load only same-origin resources and cross-origin ones
+ * that opt in with CORP or CORS. The app loads nothing cross-origin (no CDN, no third-party fonts);
+ * camera frames, blob:/data: URLs, downloads and the Cache API are unaffected. The app's own files
+ * say CORP same-origin; the API's answers (manifests, shards, sample images) say CORP cross-origin,
+ * since the API is public and readable from other origins (CORS `*` in worker/app.ts).
  */
 
 /** Every response, API or static: browsers must not guess a type other than the one sent. */
@@ -34,15 +42,25 @@ export const CONTENT_SECURITY_POLICY = [
   "frame-ancestors 'none'",
 ].join('; ');
 
+/** Cross-origin isolation for the pages and every file of the app (its scripts, workers, wasm). */
+export const ISOLATION_HEADERS: Record<string, string> = {
+  'Cross-Origin-Opener-Policy': 'same-origin',
+  'Cross-Origin-Embedder-Policy': 'require-corp',
+  'Cross-Origin-Resource-Policy': 'same-origin',
+};
+
 export const PAGE_HEADERS: Record<string, string> = {
   ...COMMON_HEADERS,
   'Content-Security-Policy': CONTENT_SECURITY_POLICY,
+  ...ISOLATION_HEADERS,
 };
 
 /** API responses are data, never documents: nothing in them may run or be framed. */
 export const API_HEADERS: Record<string, string> = {
   ...COMMON_HEADERS,
   'Content-Security-Policy': "default-src 'none'; frame-ancestors 'none'",
+  // Public data: an isolated page on any origin may embed it (same-origin pages never need this).
+  'Cross-Origin-Resource-Policy': 'cross-origin',
 };
 
 /**

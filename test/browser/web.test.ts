@@ -263,6 +263,8 @@ describe('web app in Chromium', () => {
       await cam.context.addInitScript(() => localStorage.setItem('stripes.backend', 'wasm'));
       const page = await cam.newPage();
       await page.goto(pairUrl());
+      // The app is cross-origin isolated (for wasm threads); the camera must work all the same.
+      expect(await page.evaluate(() => crossOriginIsolated)).toBe(true);
       await page.click('[data-testid=camera-open]');
       await page.waitForFunction(() => (document.querySelector('video')?.videoWidth ?? 0) > 0);
       const size = await page.evaluate(() => [document.querySelector('video')!.videoWidth, document.querySelector('video')!.videoHeight]);

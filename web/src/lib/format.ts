@@ -16,3 +16,8 @@ export function date(iso: string): string {
 }
 
 export const BACKEND_LABEL = { webgpu: 'WebGPU', webgl: 'WebGL', wasm: 'WebAssembly (SIMD)' } as const;
+
+/** A backend's label with the wasm thread count when it runs more than one: "WebAssembly (SIMD), 4 threads". */
+export function backendLabel(backend: keyof typeof BACKEND_LABEL, threads: number | null = null): string {
+  return backend === 'wasm' && threads !== null && threads > 1 ? `${BACKEND_LABEL.wasm}, ${threads} threads` : BACKEND_LABEL[backend];
+}

@@ -14,6 +14,29 @@ export const BACKENDS = ['webgpu', 'webgl', 'wasm'] as const;
 export type BackendName = (typeof BACKENDS)[number];
 export type BackendChoice = BackendName | 'auto';
 
+/**
+ * Most wasm threads a worker runs: the pthread workers tfjs-backend-wasm's glue pre-starts (a
+ * thread beyond them could not start while XNNPACK waits for it: web/vite.config.ts).
+ */
+export const MAX_WASM_THREADS = 8;
+
+/**
+ * localStorage key of a wasm thread count to use instead of one per core (a tuning and testing
+ * knob: `localStorage.setItem('stripes.threads', '1')` gives the single-threaded SIMD build).
+ */
+export const THREADS_KEY = 'stripes.threads';
+
+/**
+ * The wasm thread count the page asks its workers for: the stored override, else one per
+ * logical core as the page sees it (the worker clamps it to 1..MAX_WASM_THREADS, and to 1 when
+ * the page is not cross-origin isolated).
+ */
+export function requestedThreads(): number {
+  const stored = Number(globalThis.localStorage?.getItem(THREADS_KEY) ?? NaN);
+  if (Number.isInteger(stored) && stored >= 1) return stored;
+  return globalThis.navigator?.hardwareConcurrency ?? 1;
+}
+
 /** RGBA pixels, as ImageData holds them (transferable without a canvas). */
 export interface Pixels {
   width: number;
@@ -75,9 +98,13 @@ export interface LoadProgress {
  */
 export type TranslatorMethods = {
   setBackend: {
-    args: { choice: BackendChoice };
-    /** `softwareGpu`: the backend is a GPU one rendering in software (SwiftShader…), which `auto` skips but a forced choice runs. */
-    result: { backend: BackendName; attempts: BackendAttempt[]; softwareGpu: boolean };
+    /** `threads`: wasm threads wanted (requestedThreads()); fixed once the wasm backend has started in this worker. */
+    args: { choice: BackendChoice; threads?: number };
+    /**
+     * `softwareGpu`: the backend is a GPU one rendering in software (SwiftShader…), which `auto` skips but a forced choice runs.
+     * `threads`: the wasm backend's thread count, when it runs on wasm.
+     */
+    result: { backend: BackendName; attempts: BackendAttempt[]; softwareGpu: boolean; threads?: number };
   };
   load: {
     args: {
@@ -115,7 +142,7 @@ export interface TrainBudget {
 
 export type TrainerRequest =
   /** 'cpu' is TF.js's plain-JS reference backend: slow, but what a GPU step is checked against. */
-  | { id: number; type: 'setBackend'; choice: BackendChoice | 'cpu' }
+  | { id: number; type: 'setBackend'; choice: BackendChoice | 'cpu'; threads?: number }
   /**
    * Stops the lease being trained between two steps: 'upload' sends the steps done so far (at
    * least one), 'discard' uploads nothing (the contribute request then fails with that message).
@@ -172,7 +199,8 @@ export interface ContributeResult {
 }
 
 export type TrainerReply =
-  | { id: number; type: 'backend'; backend: BackendName | 'cpu'; attempts: BackendAttempt[] }
+  /** `threads`: the wasm backend's thread count, when it runs on wasm. */
+  | { id: number; type: 'backend'; backend: BackendName | 'cpu'; attempts: BackendAttempt[]; threads?: number }
   | { id: number; type: 'phase'; phase: TrainerPhase; detail?: string }
   /** The answer to 'stop': whether a lease was training when it arrived. */
   | { id: number; type: 'stopping'; training: boolean }

@@ -15,6 +15,7 @@ import type {
   TrainerReply,
   TrainerRequest,
 } from './messages.ts';
+import { requestedThreads } from './messages.ts';
 
 type Payload<T extends TrainerRequest['type']> = Omit<Extract<TrainerRequest, { type: T }>, 'id' | 'type'>;
 
@@ -38,6 +39,8 @@ export class TrainerError extends Error {
 
 export class Trainer {
   backend = $state<BackendName | 'cpu' | null>(null);
+  /** The wasm backend's thread count when training runs on wasm, else null. */
+  threads = $state<number | null>(null);
   attempts = $state<BackendAttempt[]>([]);
   phase = $state<TrainerPhase | null>(null);
   phaseDetail = $state<string | null>(null);
@@ -108,9 +111,10 @@ export class Trainer {
   }
 
   async setBackend(choice: BackendChoice | 'cpu'): Promise<BackendName | 'cpu'> {
-    const r = await this.#send('setBackend', { choice });
+    const r = await this.#send('setBackend', { choice, threads: requestedThreads() });
     if (r.type !== 'backend') throw new TrainerError(`unexpected reply ${r.type}`);
     this.backend = r.backend;
+    this.threads = r.threads ?? null;
     this.attempts = r.attempts;
     return r.backend;
   }

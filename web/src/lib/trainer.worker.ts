@@ -19,7 +19,7 @@ import { createCycleGAN, disposeCycleGAN, exportWeights } from '../../../shared/
 import { ImagePool } from '../../../shared/train/image-pool.ts';
 import { trainStep, visuals } from '../../../shared/train/train-step.ts';
 import { selectBackend } from './backend.ts';
-import type { BackendChoice, BackendName, Pixels, StopMode, TrainBudget, TrainerReply, TrainerRequest } from './messages.ts';
+import type { BackendAttempt, BackendChoice, BackendName, Pixels, StopMode, TrainBudget, TrainerReply, TrainerRequest } from './messages.ts';
 import { toPixels } from './pixels.ts';
 import { Batches, loadImage } from './train-data.ts';
 
@@ -28,14 +28,14 @@ const post = (reply: TrainerReply, transfer: Transferable[] = []) => self.postMe
 let backend: BackendName | 'cpu' | null = null;
 
 
-async function useBackend(choice: BackendChoice | 'cpu') {
+async function useBackend(choice: BackendChoice | 'cpu', threads?: number): Promise<{ backend: BackendName | 'cpu'; attempts: BackendAttempt[]; threads?: number }> {
   if (choice === 'cpu') {
     await tf.setBackend('cpu');
     await tf.ready();
     backend = 'cpu';
     return { backend, attempts: [] };
   }
-  const chosen = await selectBackend(choice);
+  const chosen = await selectBackend(choice, { threads });
   backend = chosen.backend;
   if (backend === 'wasm') registerWasmTrainingKernels();
   return chosen;
@@ -130,8 +130,8 @@ function trainer(
 async function handle(req: TrainerRequest): Promise<void> {
   switch (req.type) {
     case 'setBackend': {
-      const chosen = await useBackend(req.choice);
-      post({ id: req.id, type: 'backend', backend: chosen.backend, attempts: chosen.attempts });
+      const chosen = await useBackend(req.choice, req.threads);
+      post({ id: req.id, type: 'backend', backend: chosen.backend, attempts: chosen.attempts, threads: chosen.threads });
       return;
     }
     case 'contribute': {

@@ -19,6 +19,7 @@ import type {
   TranslateResult,
   TranslatorMethods,
 } from './messages.ts';
+import { requestedThreads } from './messages.ts';
 import { defaultQuality } from './quality.ts';
 import { CancelledError, RpcClient, WorkerDiedError } from './worker-rpc.ts';
 
@@ -50,6 +51,8 @@ export class Translator {
   /** The backend the worker runs on, once one has started; null again after a restart. */
   backend = $state<BackendName | null>(null);
   attempts = $state<BackendAttempt[]>([]);
+  /** The wasm backend's thread count when it runs on wasm, else null. */
+  threads = $state<number | null>(null);
   /** Whether the backend is a GPU one rendering in software (only when forced: `auto` skips those). */
   softwareGpu = $state(false);
   /** Weight download progress of the current load, or null when none is running. */
@@ -76,6 +79,7 @@ export class Translator {
       {
         onDeath: (e) => {
           this.backend = null;
+          this.threads = null;
           this.softwareGpu = false;
           this.#applied = null;
           this.#loaded.clear();
@@ -98,8 +102,9 @@ export class Translator {
   /** Starts the chosen backend (or the first that works); forcing one that fails throws. */
   setBackend(choice: BackendChoice): Promise<BackendName> {
     return this.#tracked(async () => {
-      const reply = await this.#rpc.call('setBackend', { choice }, { idleTimeoutMs: BACKEND_IDLE_MS });
+      const reply = await this.#rpc.call('setBackend', { choice, threads: requestedThreads() }, { idleTimeoutMs: BACKEND_IDLE_MS });
       this.backend = reply.backend;
+      this.threads = reply.threads ?? null;
       this.attempts = reply.attempts;
       this.softwareGpu = reply.softwareGpu;
       this.#applied = choice;

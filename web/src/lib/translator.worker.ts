@@ -12,7 +12,7 @@ import { mobileGenerator } from '../../../shared/model/student.ts';
 import { generatorTiled, planTiles, type TiledConfig } from '../../../shared/model/tiled.ts';
 import { decodeGroup } from '../../../shared/weights/checkpoint.ts';
 import { validateManifest } from '../../../shared/weights/manifest.ts';
-import { selectBackend, softwareGpu } from './backend.ts';
+import { poisonWasm, selectBackend, softwareGpu } from './backend.ts';
 import type { BackendName, Quality, TranslatorMethods } from './messages.ts';
 import { cropOutput, toInput, toPixels } from './pixels.ts';
 import { fastGroupToFetch, groupToFetch, shardFetcher } from './weights.ts';
@@ -87,13 +87,13 @@ function isFatal(e: unknown): boolean {
 }
 
 const handlers: Handlers<TranslatorMethods> = {
-  async setBackend({ choice }) {
-    const chosen = await selectBackend(choice);
+  async setBackend({ choice, threads }) {
+    const chosen = await selectBackend(choice, { threads });
     if (chosen.backend !== backend) disposeModels();
     backend = chosen.backend;
     // A forced GPU backend may render in software: the page then defaults to the student.
     const software = chosen.backend === 'wasm' ? null : await softwareGpu(chosen.backend);
-    return { backend: chosen.backend, attempts: chosen.attempts, softwareGpu: software !== null };
+    return { backend: chosen.backend, attempts: chosen.attempts, softwareGpu: software !== null, threads: chosen.threads };
   },
 
   async load(req, { progress }) {
@@ -196,9 +196,11 @@ function maybeFail(): void {
   // Busy inside "one long kernel": nothing is taken from the message queue any more.
   if (how === 'hang') for (;;);
   // What a real wasm out-of-memory leaves behind: a heap whose contents cannot be trusted, and
-  // a WebAssembly trap. Scribble over the start of the heap, then trap.
+  // a WebAssembly trap. Scribble over the start of the heap (the allocator's state and, in the
+  // threaded build, its lock), then trap as a kernel would: through the wasm heap guard.
   const wasm = (tf.backend() as unknown as { wasm?: { HEAPU8?: Uint8Array } }).wasm;
   wasm?.HEAPU8?.fill(0xff, 0, 1 << 16);
+  poisonWasm();
   throw new WebAssembly.RuntimeError('Aborted(forced by a test hook)');
 }
 
