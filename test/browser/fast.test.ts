@@ -125,7 +125,7 @@ describe('the Fast/Best switch', () => {
     const page = await openPair(`/pairs/${demo.slug}`);
     const sw = page.locator('[data-testid=translate-quality]');
     expect(await sw.getAttribute('data-quality')).toBe('fast');
-    expect(await page.textContent('[data-testid=quality-note]')).toContain('The default here: no GPU in use here (WASM).');
+    expect(await page.textContent('[data-testid=quality-note]')).toContain('Chosen for you because no GPU is in use here (WebAssembly).');
 
     const fast = await translate(page, files.medium);
     expect([fast.quality, fast.backend]).toEqual(['fast', 'wasm']);

@@ -154,7 +154,7 @@ describe('web app in Chromium', () => {
     const ba = await translate(gpu, smallPhoto, 'BtoA');
     expect(ba.backend).toBe('webgpu');
     expect(ba.quality).toBe('fast');
-    expect(await gpu.textContent('[data-testid=quality-note]')).toContain('The default here: the GPU here renders in software.');
+    expect(await gpu.textContent('[data-testid=quality-note]')).toContain('Chosen for you because the GPU here renders in software.');
     await expectMatchesCli(ba, smallPhoto, 'BtoA');
     await gpu.close();
     const gl = await openPair('webgl');

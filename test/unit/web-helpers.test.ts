@@ -66,7 +66,7 @@ describe('software GPU detection', () => {
   });
 
   it('gives the default quality with its reason: Fast without a real GPU, Best with one', () => {
-    expect([defaultQuality('wasm'), defaultReason('wasm')]).toEqual(['fast', 'no GPU in use here (WASM)']);
+    expect([defaultQuality('wasm'), defaultReason('wasm')]).toEqual(['fast', 'no GPU is in use here (WebAssembly)']);
     expect([defaultQuality('webgl', true), defaultReason('webgl', true)]).toEqual(['fast', 'the GPU here renders in software']);
     expect([defaultQuality('webgpu', false), defaultReason('webgpu', false)]).toEqual(['full', 'this device has a GPU']);
   });

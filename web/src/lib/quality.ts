@@ -38,5 +38,5 @@ export function defaultQuality(backend: string | null, softwareGpu = false): Qua
 /** Why the default is what it is, in a few words for the page. */
 export function defaultReason(backend: string | null, softwareGpu = false): string {
   if (backend === 'webgpu' || backend === 'webgl') return softwareGpu ? 'the GPU here renders in software' : 'this device has a GPU';
-  return 'no GPU in use here (WASM)';
+  return 'no GPU is in use here (WebAssembly)';
 }
