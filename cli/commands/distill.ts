@@ -36,7 +36,7 @@ import { encodePng } from '../image-io.ts';
 import { ProgressBar } from '../progress.ts';
 import type { NodeBackend } from '../tf-backend.ts';
 import { loadDomain } from '../train/data.ts';
-import { digestOf, inspectRunDir, ResumeCheck, type RunKind } from '../train/run-dir.ts';
+import { digestOf, inspectRunDir, ResumeCheck, RUN_OPTIONS, type RunKind } from '../train/run-dir.ts';
 import { LossHistory, renderReport, type LossHistoryState, type ReportRow } from '../train/report.ts';
 
 const NAME = 'distill';
@@ -113,23 +113,10 @@ function parse(argv: string[]) {
     NAME,
     argv,
     {
+      ...RUN_OPTIONS,
       model: { type: 'string' },
-      a: { type: 'string' },
-      b: { type: 'string' },
-      out: { type: 'string' },
-      preset: { type: 'string' },
-      ngf: { type: 'string' },
-      blocks: { type: 'string' },
       iterations: { type: 'string' },
-      'load-size': { type: 'string' },
-      'crop-size': { type: 'string' },
-      'no-flip': { type: 'boolean' },
       'gan-weight': { type: 'string' },
-      seed: { type: 'string' },
-      'save-every': { type: 'string' },
-      resume: { type: 'boolean' },
-      'stop-at': { type: 'string' },
-      backend: { type: 'string' },
     },
     { min: 0, max: 0, names: 'no positional arguments' },
   );

@@ -21,7 +21,7 @@ import { encodePng } from '../image-io.ts';
 import { ProgressBar } from '../progress.ts';
 import type { NodeBackend } from '../tf-backend.ts';
 import { loadDomain } from '../train/data.ts';
-import { digestOf, inspectRunDir, ResumeCheck, type RunKind } from '../train/run-dir.ts';
+import { digestOf, inspectRunDir, ResumeCheck, RUN_OPTIONS, type RunKind } from '../train/run-dir.ts';
 import { nextBatch, toUnit, UnalignedSampler, type SamplerState } from '../../shared/train/sampling.ts';
 import { LossHistory, renderReport, SAMPLE_NAMES, type LossHistoryState, type ReportRow, type SampleName } from '../train/report.ts';
 import { Rng, type RngState } from '../../shared/train/rng.ts';
@@ -115,22 +115,9 @@ function parse(argv: string[]) {
     NAME,
     argv,
     {
-      a: { type: 'string' },
-      b: { type: 'string' },
-      out: { type: 'string' },
-      preset: { type: 'string' },
-      ngf: { type: 'string' },
-      blocks: { type: 'string' },
-      'load-size': { type: 'string' },
-      'crop-size': { type: 'string' },
-      'no-flip': { type: 'boolean' },
+      ...RUN_OPTIONS,
       iters: { type: 'string' },
       'batch-size': { type: 'string' },
-      seed: { type: 'string' },
-      'save-every': { type: 'string' },
-      resume: { type: 'boolean' },
-      'stop-at': { type: 'string' },
-      backend: { type: 'string' },
       threads: { type: 'string' },
     },
     { min: 0, max: 0, names: 'no positional arguments' },

@@ -10,6 +10,29 @@ import { CliError } from '../errors.ts';
 import { MANIFEST_FILE } from '../checkpoint-dir.ts';
 import type { Domain } from './data.ts';
 
+/**
+ * The options both long-running commands take, with the same names and meaning: the two image
+ * folders, the output folder and resume, the network size, the crops, the seed, snapshots and
+ * the backend. Each command adds its own (train: --iters, --batch-size, --threads; distill:
+ * --model, --iterations, --gan-weight).
+ */
+export const RUN_OPTIONS = {
+  a: { type: 'string' },
+  b: { type: 'string' },
+  out: { type: 'string' },
+  preset: { type: 'string' },
+  ngf: { type: 'string' },
+  blocks: { type: 'string' },
+  'load-size': { type: 'string' },
+  'crop-size': { type: 'string' },
+  'no-flip': { type: 'boolean' },
+  seed: { type: 'string' },
+  'save-every': { type: 'string' },
+  resume: { type: 'boolean' },
+  'stop-at': { type: 'string' },
+  backend: { type: 'string' },
+} as const;
+
 export interface RunKind {
   /** What the folder holds, for messages: "training run", "distillation". */
   noun: string;
