@@ -78,3 +78,22 @@ export async function screenshot(page: Page, name: string): Promise<void> {
   const { width } = page.viewportSize()!;
   await page.screenshot({ path: join(SCREENSHOTS, `${name}-${width}.png`), fullPage: true });
 }
+
+/** The pair page's output canvas (its data-* attributes say what ran and how long it took). */
+export const translateOutput = (page: Page) => page.locator('[data-testid=translate-output]');
+
+/** How many translations the pair page has shown so far. */
+export const translationCount = async (page: Page) => Number(await translateOutput(page).getAttribute('data-count'));
+
+/** Waits until the page shows a translation after the `before`-th; throws the page's error if one shows instead. */
+export async function waitForTranslation(page: Page, before: number, timeout = 180_000, polling = 100): Promise<void> {
+  await page.waitForFunction(
+    (n) => {
+      const err = document.querySelector('[data-testid=translate-error]');
+      if (err) throw new Error(err.textContent ?? 'translate error');
+      return Number(document.querySelector('[data-testid=translate-output]')?.getAttribute('data-count')) > n;
+    },
+    before,
+    { timeout, polling },
+  );
+}

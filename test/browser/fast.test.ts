@@ -25,7 +25,7 @@ import type { CheckpointManifest } from '../../shared/weights/format.ts';
 import { validateManifest } from '../../shared/weights/manifest.ts';
 import { bigPhoto } from './big-photo.ts';
 import { launchBrowser, type Browser } from './browser.ts';
-import { getJson, writeImages } from './checks.ts';
+import { getJson, translateOutput, translationCount, waitForTranslation, writeImages } from './checks.ts';
 import { browserWeightsAsCheckpoint, cliTranslate, maxLevelDiff, serverModel } from './reference.ts';
 import { seededDemo } from './seed.ts';
 import { ROOT, startLocalServer, type LocalServer } from './server.ts';
@@ -74,8 +74,6 @@ afterAll(async () => {
   if (tmp) await rm(tmp, { recursive: true, force: true });
 });
 
-const output = (page: Page) => page.locator('[data-testid=translate-output]');
-const countOf = async (page: Page) => Number(await output(page).getAttribute('data-count'));
 
 async function openPair(path: string, init?: () => void): Promise<Page> {
   const page = await browser.context.newPage();
@@ -86,18 +84,10 @@ async function openPair(path: string, init?: () => void): Promise<Page> {
   return page;
 }
 
-/** Waits for the output count to pass `before`; throws the page's error if one shows. */
+/** Waits for the output count to pass `before` and says what the page showed. */
 async function resultAfter(page: Page, before: number, timeout = 180_000) {
-  await page.waitForFunction(
-    (n) => {
-      const err = document.querySelector('[data-testid=translate-error]');
-      if (err) throw new Error(err.textContent ?? 'translate error');
-      return Number(document.querySelector('[data-testid=translate-output]')?.getAttribute('data-count')) > n;
-    },
-    before,
-    { timeout, polling: 100 },
-  );
-  const out = output(page);
+  await waitForTranslation(page, before, timeout);
+  const out = translateOutput(page);
   return {
     quality: await out.getAttribute('data-quality'),
     backend: await out.getAttribute('data-backend'),
@@ -108,7 +98,7 @@ async function resultAfter(page: Page, before: number, timeout = 180_000) {
 }
 
 async function translate(page: Page, file: string, timeout?: number) {
-  const before = await countOf(page);
+  const before = await translationCount(page);
   await page.setInputFiles('[data-testid=translate-input]', file);
   return resultAfter(page, before, timeout);
 }
@@ -133,7 +123,7 @@ describe('the Fast/Best switch', () => {
     await expectAgrees(fast, await cliTranslate(serverModel(server.url, demo.slug), files.medium, 'AtoB', 120_000, 'fast'), files.medium);
 
     // Best: the same image again, without picking it again, through the pair's generator.
-    let before = await countOf(page);
+    let before = await translationCount(page);
     await page.click('[data-testid=quality-full]');
     const full = await resultAfter(page, before);
     expect(full.quality).toBe('full');
@@ -144,7 +134,7 @@ describe('the Fast/Best switch', () => {
     expect(maxLevelDiff(full.pixels.data, { width: 512, height: 384, data: Uint8Array.from(fast.pixels.data.filter((_, i) => i % 4 !== 3)) })).toBeGreaterThan(2);
 
     // Back to Fast: the student is still loaded, the image is translated again.
-    before = await countOf(page);
+    before = await translationCount(page);
     await page.click('[data-testid=quality-fast]');
     const again = await resultAfter(page, before);
     expect(again.quality).toBe('fast');

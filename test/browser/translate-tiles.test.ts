@@ -20,6 +20,7 @@ import { bigPhoto } from './big-photo.ts';
 import { browserWeightsAsCheckpoint, cliTranslate } from './reference.ts';
 import { seededDemo } from './seed.ts';
 import { startLocalServer, type LocalServer } from './server.ts';
+import { translateOutput, translationCount, waitForTranslation } from './checks.ts';
 
 let server: LocalServer;
 let browser: Browser;
@@ -71,23 +72,13 @@ async function openPair(): Promise<Page> {
   return page;
 }
 
-const output = (page: Page) => page.locator('[data-testid=translate-output]');
-const countOf = async (page: Page) => Number(await output(page).getAttribute('data-count'));
 
 /** Picks a file and waits for its translation; throws the page's error if one shows. */
 async function translate(page: Page, file: string, timeout = 180_000) {
-  const before = await countOf(page);
+  const before = await translationCount(page);
   await page.setInputFiles('[data-testid=translate-input]', file);
-  await page.waitForFunction(
-    (n) => {
-      const err = document.querySelector('[data-testid=translate-error]');
-      if (err) throw new Error(err.textContent ?? 'translate error');
-      return Number(document.querySelector('[data-testid=translate-output]')?.getAttribute('data-count')) > n;
-    },
-    before,
-    { timeout, polling: 200 },
-  );
-  const out = output(page);
+  await waitForTranslation(page, before, timeout, 200);
+  const out = translateOutput(page);
   return {
     ms: Number(await out.getAttribute('data-ms')),
     tiles: Number(await out.getAttribute('data-tiles')),
@@ -181,7 +172,7 @@ describe('big images in the web app (WASM)', () => {
     });
     expect(stoppedIn).toBeLessThan(1000);
     expect(await page.textContent('[data-testid=translate-status]')).toContain('Cancelled.');
-    expect(await countOf(page)).toBe(0);
+    expect(await translationCount(page)).toBe(0);
     // The worker stops at the next tile boundary; a tile that takes longer than the grace time
     // (a loaded machine) gets the worker restarted instead. Either way, within a second.
     await page.waitForTimeout(1000);
@@ -223,8 +214,8 @@ describe('big images in the web app (WASM)', () => {
     expect(small.tiles).toBe(1);
     // The first image's translation was dropped, not finished later over the second's.
     await page.waitForTimeout(2000);
-    expect(await countOf(page)).toBe(1);
-    expect(await output(page).evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([61, 45]);
+    expect(await translationCount(page)).toBe(1);
+    expect(await translateOutput(page).evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([61, 45]);
     await page.close();
   }, 600_000);
 
@@ -234,7 +225,7 @@ describe('big images in the web app (WASM)', () => {
     await page.setInputFiles('[data-testid=translate-input]', files.medium);
     const error = await page.waitForSelector('[data-testid=translate-error]', { timeout: 180_000 });
     expect(await error.textContent()).toBe('The translator ran out of memory and was restarted; try Downscale.');
-    expect(await countOf(page)).toBe(0);
+    expect(await translationCount(page)).toBe(0);
     const small = await translate(page, files.small);
     expect(small.size).toEqual([61, 45]);
     const shown = await downloaded(page);
@@ -260,7 +251,7 @@ describe('big images in the web app (WASM)', () => {
     // Back to full size: the same file is decoded again and translated at 1200×900.
     await page.selectOption('[data-testid=translate-size]', 'full');
     await page.waitForFunction(() => document.querySelector('[data-testid=translate-output]')?.getAttribute('data-count') === '2', null, { timeout: 600_000 });
-    expect(await output(page).evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([1200, 900]);
+    expect(await translateOutput(page).evaluate((c: HTMLCanvasElement) => [c.width, c.height])).toEqual([1200, 900]);
     await page.close();
   }, 900_000);
 });

@@ -19,6 +19,7 @@ import { launchBrowser, type Browser } from './browser.ts';
 import { browserWeightsAsCheckpoint, cliTranslate, maxLevelDiff, serverModel } from './reference.ts';
 import { addDemoSamples, seededDemo } from './seed.ts';
 import { ROOT, startLocalServer, type LocalServer } from './server.ts';
+import { translateOutput, translationCount, waitForTranslation } from './checks.ts';
 
 const SCREENSHOTS = join(ROOT, 'test-output/screenshots');
 /** A real photo, 70×47: neither side a multiple of 4, so padding and crop are exercised. */
@@ -75,19 +76,11 @@ async function openPair(backend?: string): Promise<Page> {
 
 /** Translates a file on the page and returns the output canvas's RGBA pixels and what ran. */
 async function translate(page: Page, file: string, direction: Direction) {
-  const out = page.locator('[data-testid=translate-output]');
-  const before = Number(await out.getAttribute('data-count'));
+  const out = translateOutput(page);
+  const before = await translationCount(page);
   await page.selectOption('[data-testid=translate-direction]', direction);
   await page.setInputFiles('[data-testid=translate-input]', file);
-  await page.waitForFunction(
-    (n) => {
-      const err = document.querySelector('[data-testid=translate-error]');
-      if (err) throw new Error(err.textContent ?? 'translate error');
-      return Number(document.querySelector('[data-testid=translate-output]')?.getAttribute('data-count')) > n;
-    },
-    before,
-    { timeout: 150_000, polling: 100 },
-  );
+  await waitForTranslation(page, before, 150_000);
   const pixels = await out.evaluate((c: HTMLCanvasElement) => ({
     width: c.width,
     height: c.height,
