@@ -11,7 +11,8 @@ import { mkdtemp, readFile, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { api } from '../../shared/api/paths.ts';
-import { GENERATORS, type Direction } from '../../shared/model/config.ts';
+import { GENERATORS, type Direction, type ModelConfig } from '../../shared/model/config.ts';
+import { discriminatorLayers, generatorLayout } from '../../shared/model/param-specs.ts';
 import { decodeGroup, encodeCheckpoint, type NetworkParams } from '../../shared/weights/checkpoint.ts';
 import { validateManifest } from '../../shared/weights/manifest.ts';
 import { writeCheckpointDir } from '../../cli/checkpoint-dir.ts';
@@ -68,4 +69,16 @@ export function maxLevelDiff(rgba: ArrayLike<number>, rgb: RgbImage): number {
   for (let i = 0; i < rgb.width * rgb.height; i++)
     for (let c = 0; c < 3; c++) worst = Math.max(worst, Math.abs(rgba[4 * i + c] - rgb.data[3 * i + c]));
   return worst;
+}
+
+/**
+ * Whether a parameter is a conv bias that feeds an instance norm (every generator bias but the
+ * head's; the normed discriminator layers' biases): the norm subtracts the mean, so its true
+ * gradient is 0 and Adam's first step on it is rounding noise scaled up to ±lr on any backend
+ * (PyTorch's too). Tests comparing one training step across paths only bound those.
+ */
+export function normCancelledBias(config: ModelConfig): (net: string, param: string) => boolean {
+  const head = `model.${generatorLayout(config.generator).head}.bias`;
+  const normedD = new Set(discriminatorLayers(config.discriminator).filter((l) => l.norm).map((l) => `model.${l.index}.bias`));
+  return (net, p) => (net.startsWith('G_') ? p.endsWith('.bias') && p !== head : normedD.has(p));
 }

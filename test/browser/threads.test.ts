@@ -13,10 +13,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { decodeImage } from '../../cli/image-io.ts';
 import { api } from '../../shared/api/paths.ts';
 import { presetConfig } from '../../shared/model/config.ts';
-import { discriminatorLayers, generatorLayout } from '../../shared/model/param-specs.ts';
 import { validateManifest } from '../../shared/weights/manifest.ts';
 import { launchBrowser, type Browser } from './browser.ts';
-import { maxLevelDiff } from './reference.ts';
+import { maxLevelDiff, normCancelledBias } from './reference.ts';
 import { seededDemo } from './seed.ts';
 import { ROOT, startLocalServer, type LocalServer } from './server.ts';
 
@@ -256,10 +255,7 @@ describe('threads in the browser', () => {
     for (const [k, v] of Object.entries(one.losses)) expect(Math.abs(many.losses[k] - v), k).toBeLessThanOrEqual(1e-5 * Math.max(1, Math.abs(v)));
     // Conv biases that feed an instance norm have a true gradient of 0: their Adam step is rounding
     // noise scaled up to ±lr on any path (train-webgpu.test.ts), so they are only bounded.
-    const config = presetConfig('tiny');
-    const head = `model.${generatorLayout(config.generator).head}.bias`;
-    const normedD = new Set(discriminatorLayers(config.discriminator).filter((l) => l.norm).map((l) => `model.${l.index}.bias`));
-    const cancelled = (net: string, p: string) => (net.startsWith('G_') ? p.endsWith('.bias') && p !== head : normedD.has(p));
+    const cancelled = normCancelledBias(presetConfig('tiny'));
     let n = 0;
     let worst = 0;
     let moved = 0;

@@ -12,7 +12,7 @@ import { extname, join, normalize } from 'node:path';
 import { build } from 'vite';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { presetConfig } from '../../shared/model/config.ts';
-import { discriminatorLayers, generatorLayout } from '../../shared/model/param-specs.ts';
+import { normCancelledBias } from './reference.ts';
 import { launchBrowser, type Browser } from './browser.ts';
 import { ROOT } from './server.ts';
 
@@ -106,10 +106,7 @@ describe('a training step in the browser', () => {
     // its gradient is at rounding-noise level. That is exactly the case for every conv bias that
     // feeds an instance norm: the norm subtracts the mean, so its true gradient is 0 and its step is
     // rounding noise scaled up to at most lr on any backend (PyTorch's too). Those are only bounded.
-    const config = presetConfig('tiny');
-    const head = `model.${generatorLayout(config.generator).head}.bias`;
-    const normedD = new Set(discriminatorLayers(config.discriminator).filter((l) => l.norm).map((l) => `model.${l.index}.bias`));
-    const cancelled = (net: string, p: string) => (net.startsWith('G_') ? p.endsWith('.bias') && p !== head : normedD.has(p));
+    const cancelled = normCancelledBias(presetConfig('tiny'));
     let n = 0;
     let worst = 0;
     let worstCancelled = 0;
